@@ -1,0 +1,44 @@
+# The front door: `make serve` to browse the site, `make test` to run every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: help install serve site notebooks validate test test-fast lint format links clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install the project with everything it needs.
+
+validate: $(STAMP)  ## Check the curriculum YAML.
+	$(BIN)/llm-path validate curriculum
+
+serve: $(STAMP)  ## Build and serve the site at http://127.0.0.1:8000 with live reload.
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
+
+site: $(STAMP)  ## Build the site into site/ with mkdocs build --strict.
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: $(STAMP)  ## Run every test (pytest's "no tests collected" counts as a failure).
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy.
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)  ## Apply ruff's fixes and formatting.
+	$(BIN)/ruff check --fix src tests scripts benchmarks
+	$(BIN)/ruff format src tests scripts benchmarks
+
+clean:  ## Remove the built site and caches (keeps .venv).
+	rm -rf site .cache .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,257 @@
+"""Turn the validated curriculum into Markdown pages: pure, no MkDocs, no I/O but `write_pages`.
+
+The result maps a page's path relative to the docs folder to its Markdown. The
+MkDocs plugin hands these to MkDocs; `llm-path render OUT/` writes them to disk
+for any other engine. Contributors' text is escaped here, once: the templates
+cannot produce markup from data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from llm_path.diagram import path_diagram
+from llm_path.model import Curriculum, Phase, Resource, ResourceType, Topic
+
+TYPE_HEADINGS = {
+    ResourceType.course: "Courses",
+    ResourceType.video: "Videos",
+    ResourceType.book: "Books",
+    ResourceType.paper: "Papers",
+    ResourceType.article: "Articles",
+    ResourceType.interactive: "Interactive",
+    ResourceType.tool: "Tools",
+    ResourceType.community: "Communities",
+}
+
+
+@dataclass(frozen=True)
+class LinkHealth:
+    """What the link checker last saw of a URL (see links.py for the report format)."""
+
+    status: str
+    checked_at: str
+    final_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """What the pages need beyond the curriculum: where things live and what is known of links."""
+
+    notebooks: Mapping[str, str] = field(default_factory=dict)
+    """Topic id -> the notebook's page path (e.g. 'notebooks/attention.ipynb'), for topics with an executed notebook."""
+    health: Mapping[str, LinkHealth] = field(default_factory=dict)
+    """URL -> its last link-check result; empty when there is no report."""
+    repo_url: str | None = None
+    """The repository's web address, for 'Open in Colab' and 'suggest an edit' links."""
+    edit_branch: str = "main"
+    """The branch edit and Colab links point to."""
+
+
+def _inert(value: Any) -> Any:
+    """Escape every value a template prints: HTML, and the Markdown that makes links or breaks tables."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    text = str(escape(str(value)))
+    for char, entity in (("[", "&#91;"), ("]", "&#93;"), ("|", "&#124;")):
+        text = text.replace(char, entity)
+    return Markup(text)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("llm_path", "templates"),
+        autoescape=True,
+        finalize=_inert,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["weeks_label"] = lambda weeks: f"{weeks} week{'s' if str(weeks) != '1' else ''}"
+    return env
+
+
+ENV = _environment()
+
+
+def topic_page(topic_id: str) -> str:
+    return f"topics/{topic_id}.md"
+
+
+def phase_page(phase_id: str) -> str:
+    return f"phases/{phase_id}.md"
+
+
+def _relative(target: str, source: str) -> str:
+    """A link from page `source` to page `target`, both relative to the docs folder."""
+    return os.path.relpath(target, os.path.dirname(source) or ".").replace(os.sep, "/")
+
+
+def _group_by_type(resources: list[Resource]) -> list[tuple[str, list[Resource]]]:
+    return [
+        (heading, [r for r in resources if r.type == kind])
+        for kind, heading in TYPE_HEADINGS.items()
+        if any(r.type == kind for r in resources)
+    ]
+
+
+def total_weeks(curriculum: Curriculum) -> str:
+    """The path's length as 'min-max' weeks, with '+' when a phase is open-ended."""
+    low = sum(p.weeks.min for p in curriculum.phases)
+    high = sum((p.weeks.max or p.weeks.min) for p in curriculum.phases)
+    open_ended = any(p.weeks.max is None for p in curriculum.phases)
+    text = str(low) if low == high else f"{low}-{high}"
+    return text + ("+" if open_ended else "")
+
+
+class _Renderer:
+    """Renders each page; holds what every page needs to link to the others."""
+
+    def __init__(self, curriculum: Curriculum, options: SiteOptions) -> None:
+        self.c = curriculum
+        self.options = options
+        self.topic_phase = {t: p for p in curriculum.phases for t in p.topics}
+        self.phase_number = {p.id: i + 1 for i, p in enumerate(curriculum.phases)}
+        self.order = [t.id for t in curriculum.ordered_topics()]
+
+    def render(self, template: str, page: str, **context: Any) -> str:
+        def link(target: str) -> str:
+            return _relative(target, page)
+
+        return ENV.get_template(template).render(
+            c=self.c,
+            page=page,
+            link=link,
+            topic_page=topic_page,
+            phase_page=phase_page,
+            phase_number=self.phase_number,
+            topic_phase=self.topic_phase,
+            health=self.options.health,
+            group_by_type=_group_by_type,
+            edit_url=self.edit_url,
+            **context,
+        )
+
+    def edit_url(self, source: str) -> str | None:
+        if not self.options.repo_url:
+            return None
+        return f"{self.options.repo_url.rstrip('/')}/edit/{self.options.edit_branch}/curriculum/{source}"
+
+    def home(self) -> str:
+        return self.render(
+            "home.md.j2",
+            "index.md",
+            total_weeks=total_weeks(self.c),
+            diagram=Markup(path_diagram(self.c, link=lambda target: _relative(target, "index.md"))),
+        )
+
+    def phase(self, phase: Phase) -> str:
+        page = phase_page(phase.id)
+        resources = {r.url: r for t in phase.topics for r in self.c.topics[t].resources}
+        return self.render(
+            "phase.md.j2", page, phase=phase, resources=resources, source=self.c.sources.get(phase.id)
+        )
+
+    def topic(self, topic: Topic) -> str:
+        page = topic_page(topic.id)
+        index = self.order.index(topic.id)
+        previous = self.c.topics[self.order[index - 1]] if index > 0 else None
+        following = self.c.topics[self.order[index + 1]] if index + 1 < len(self.order) else None
+        notebook = self.options.notebooks.get(topic.id)
+        return self.render(
+            "topic.md.j2",
+            page,
+            topic=topic,
+            phase=self.topic_phase[topic.id],
+            previous=previous,
+            following=following,
+            notebook_page=notebook,
+            notebook_download=self._download(notebook),
+            colab_url=self._colab(topic),
+            source=self.c.sources.get(topic.id),
+        )
+
+    def _download(self, notebook_page: str | None) -> str | None:
+        return notebook_page
+
+    def _colab(self, topic: Topic) -> str | None:
+        repo = self.options.repo_url
+        if not repo or not topic.notebook or "github.com/" not in repo:
+            return None
+        slug = repo.split("github.com/", 1)[1].strip("/")
+        name = topic.notebook.removesuffix(".py") + ".ipynb"
+        return f"https://colab.research.google.com/github/{slug}/blob/{self.options.edit_branch}/notebooks/executed/{name}"
+
+    def simple(self, template: str, page: str) -> str:
+        return self.render(template, page)
+
+
+def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> dict[str, str]:
+    """Every generated page: {path relative to the docs folder: Markdown}."""
+    renderer = _Renderer(curriculum, options or SiteOptions())
+    pages = {"index.md": renderer.home()}
+    for phase in curriculum.phases:
+        pages[phase_page(phase.id)] = renderer.phase(phase)
+    for topic in curriculum.ordered_topics():
+        pages[topic_page(topic.id)] = renderer.topic(topic)
+    for template, page in (
+        ("resources.md.j2", "resources.md"),
+        ("glossary.md.j2", "glossary.md"),
+        ("advice.md.j2", "advice.md"),
+        ("reading-list.md.j2", "reading-list.md"),
+    ):
+        pages[page] = renderer.simple(template, page)
+    return pages
+
+
+def navigation(curriculum: Curriculum, options: SiteOptions | None = None) -> list[Any]:
+    """The site's navigation as MkDocs writes it in `nav:`, derived from the data."""
+    options = options or SiteOptions()
+    path_section: list[Any] = []
+    for number, phase in enumerate(curriculum.phases, start=1):
+        entries: list[Any] = [{"Overview": phase_page(phase.id)}]
+        entries += [{curriculum.topics[t].title: topic_page(t)} for t in phase.topics]
+        path_section.append({f"{number}. {phase.title}": entries})
+    nav: list[Any] = [{"Home": "index.md"}, {"The path": path_section}]
+    if options.notebooks:
+        nav.append(
+            {
+                "Notebooks": [
+                    {curriculum.topics[t].title: options.notebooks[t]}
+                    for t in (topic.id for topic in curriculum.ordered_topics())
+                    if t in options.notebooks
+                ]
+            }
+        )
+    nav += [
+        {"Resources": "resources.md"},
+        {"Glossary": "glossary.md"},
+        {"More": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}]},
+    ]
+    return nav
+
+
+def write_pages(pages: Mapping[str, str], out: FsPath) -> None:
+    """Write pages under `out`, each atomically, so an interrupted run leaves no half-written page."""
+    for relative, text in pages.items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".md")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, target)
+        except BaseException:
+            FsPath(temporary).unlink(missing_ok=True)
+            raise

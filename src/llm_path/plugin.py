@@ -1,0 +1,102 @@
+"""The MkDocs plugin: thin glue that loads the curriculum and hands MkDocs the generated pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from llm_path.load import CurriculumError, load_curriculum
+from llm_path.maths import render_arithmatex
+from llm_path.model import Curriculum
+from llm_path.pages import LinkHealth, SiteOptions, navigation, render_site
+
+log = logging.getLogger("mkdocs.plugins.llm_path")
+
+
+class LlmPathConfig(base.Config):
+    curriculum = c.Type(str, default="curriculum")
+    """Folder holding the curriculum YAML, relative to mkdocs.yml."""
+    notebooks = c.Type(str, default="notebooks")
+    """Folder holding the notebook sources, relative to mkdocs.yml."""
+    link_report = c.Type(str, default=".cache/links.json")
+    """The link checker's last report, relative to mkdocs.yml; missing is fine."""
+
+
+class LlmPathPlugin(BasePlugin[LlmPathConfig]):
+    """Generates every page the curriculum describes; see DESIGN.md."""
+
+    def __init__(self) -> None:
+        self.curriculum: Curriculum | None = None
+        self.pages: dict[str, str] = {}
+        self.root = Path.cwd()
+
+    def _path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        self.root = Path(config.config_file_path or "mkdocs.yml").resolve().parent
+        curriculum_dir = self._path(self.config.curriculum)
+        notebooks_dir = self._path(self.config.notebooks)
+        try:
+            self.curriculum = load_curriculum(
+                curriculum_dir, notebooks_dir if notebooks_dir.is_dir() else None
+            )
+        except CurriculumError as error:
+            count = len(error.problems)
+            raise PluginError(
+                f"{count} problem{'s' if count != 1 else ''} in the curriculum:\n{error}"
+            ) from None
+        options = SiteOptions(
+            health=read_link_health(self._path(self.config.link_report)), repo_url=config.repo_url
+        )
+        self.pages = render_site(self.curriculum, options)
+        config.nav = navigation(self.curriculum, options)
+        if not config.site_description:
+            config.site_description = self.curriculum.path.tagline
+        return config
+
+    @event_priority(100)  # Early, so that other plugins see the generated pages as ordinary ones.
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        for src_uri, markdown in self.pages.items():
+            existing = files.get_file_from_path(src_uri)
+            if existing is not None:
+                files.remove(existing)
+            files.append(File.generated(config, src_uri, content=markdown))
+        return files
+
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        return render_arithmatex(html)
+
+    def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any) -> LiveReloadServer:
+        for folder in (self.config.curriculum, self.config.notebooks):
+            path = self._path(folder)
+            if path.is_dir():
+                server.watch(str(path))
+        return server
+
+
+def read_link_health(report: Path) -> dict[str, LinkHealth]:
+    """URL -> last link-check result from the checker's JSON report; empty when there is none."""
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        results = data["results"]
+        return {
+            url: LinkHealth(status=r["status"], checked_at=r["checked_at"], final_url=r.get("final_url"))
+            for url, r in results.items()
+        }
+    except FileNotFoundError:
+        return {}
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("ignoring unreadable link report %s: %s", report, error)
+        return {}
