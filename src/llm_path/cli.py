@@ -54,6 +54,33 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    """Execute the notebooks that changed (in parallel), reuse the rest from the cache."""
+    from llm_path.notebooks import NotebookRunner, print_progress
+
+    source: Path = args.source
+    names = args.names or sorted(p.stem for p in source.glob("*.py") if not p.name.startswith("_"))
+    missing = [n for n in names if not (source / f"{n}.py").is_file()]
+    if missing:
+        for name in missing:
+            print(
+                f"{source / (name + '.py')}:1:1: no such notebook; give a name from {source}/ without '.py'",
+                file=sys.stderr,
+            )
+        return 2
+    runner = NotebookRunner(source, args.cache, timeout=args.timeout, jobs=args.jobs)
+    results = runner.run(names, progress=print_progress, force=args.force)
+    failures = [r.failure for r in results if r.failure]
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    executed = sum(r.status == "executed" for r in results)
+    print(
+        f"{len(results)} notebooks: {executed} executed, {len(results) - executed - len(failures)} cached, {len(failures)} failed",
+        file=sys.stderr,
+    )
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-path", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("out", type=Path, help="output folder")
     render.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
     render.set_defaults(run=cmd_render)
+
+    notebooks = sub.add_parser(
+        "notebooks", help="execute the notebooks (cached)", description=cmd_notebooks.__doc__
+    )
+    notebooks.add_argument("names", nargs="*", help="notebook names (file names without .py); default: all")
+    notebooks.add_argument(
+        "--source", type=Path, default=Path("notebooks"), help="folder of notebook sources"
+    )
+    notebooks.add_argument("--cache", type=Path, default=Path(".cache/notebooks"), help="cache folder")
+    notebooks.add_argument(
+        "--jobs", type=int, default=None, help="notebooks run at once (default: number of cores)"
+    )
+    notebooks.add_argument(
+        "--timeout", type=int, default=300, help="seconds a single cell may run (default: 300)"
+    )
+    notebooks.add_argument("--force", action="store_true", help="execute even when the cache is fresh")
+    notebooks.set_defaults(run=cmd_notebooks)
     return parser
 
 

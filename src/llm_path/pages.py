@@ -53,7 +53,9 @@ class SiteOptions:
     repo_url: str | None = None
     """The repository's web address, for 'Open in Colab' and 'suggest an edit' links."""
     edit_branch: str = "main"
-    """The branch edit and Colab links point to."""
+    """The branch 'suggest an edit' links point to."""
+    pages_branch: str = "gh-pages"
+    """The branch holding the published site, where Colab finds executed notebooks."""
 
 
 def _inert(value: Any) -> Any:
@@ -129,10 +131,15 @@ class _Renderer:
         def link(target: str) -> str:
             return _relative(target, page)
 
+        def url(target: str) -> str:
+            """A link for raw HTML, which MkDocs does not rewrite: relative to the page's directory URL."""
+            return _relative(target, page.removesuffix(".md").removesuffix("index") + "/")
+
         return ENV.get_template(template).render(
             c=self.c,
             page=page,
             link=link,
+            url=url,
             topic_page=topic_page,
             phase_page=phase_page,
             phase_number=self.phase_number,
@@ -178,20 +185,25 @@ class _Renderer:
             following=following,
             notebook_page=notebook,
             notebook_download=self._download(notebook),
-            colab_url=self._colab(topic),
+            colab_url=self._colab(topic, notebook),
             source=self.c.sources.get(topic.id),
         )
 
     def _download(self, notebook_page: str | None) -> str | None:
-        return notebook_page
+        """The raw .ipynb, copied beside the rendered notebook page (directory URLs)."""
+        if notebook_page is None:
+            return None
+        stem = notebook_page.removesuffix(".ipynb")
+        return f"{stem}/{stem.rsplit('/', 1)[-1]}.ipynb"
 
-    def _colab(self, topic: Topic) -> str | None:
+    def _colab(self, topic: Topic, notebook_page: str | None) -> str | None:
+        """Colab opens the executed notebook from the published site's branch on GitHub."""
         repo = self.options.repo_url
-        if not repo or not topic.notebook or "github.com/" not in repo:
+        download = self._download(notebook_page)
+        if not repo or download is None or "github.com/" not in repo:
             return None
         slug = repo.split("github.com/", 1)[1].strip("/")
-        name = topic.notebook.removesuffix(".py") + ".ipynb"
-        return f"https://colab.research.google.com/github/{slug}/blob/{self.options.edit_branch}/notebooks/executed/{name}"
+        return f"https://colab.research.google.com/github/{slug}/blob/{self.options.pages_branch}/{download}"
 
     def simple(self, template: str, page: str) -> str:
         return self.render(template, page)

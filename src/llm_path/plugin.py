@@ -19,6 +19,8 @@ from mkdocs.structure.pages import Page
 from llm_path.load import CurriculumError, load_curriculum
 from llm_path.maths import render_arithmatex
 from llm_path.model import Curriculum
+from llm_path.notebook_html import slim_notebook_html
+from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
 from llm_path.pages import LinkHealth, SiteOptions, navigation, render_site
 
 log = logging.getLogger("mkdocs.plugins.llm_path")
@@ -31,6 +33,12 @@ class LlmPathConfig(base.Config):
     """Folder holding the notebook sources, relative to mkdocs.yml."""
     link_report = c.Type(str, default=".cache/links.json")
     """The link checker's last report, relative to mkdocs.yml; missing is fine."""
+    execute_notebooks = c.Type(bool, default=True)
+    """Execute stale notebooks and embed every topic's notebook; false builds the site without notebooks."""
+    notebook_cache = c.Type(str, default=".cache/notebooks")
+    """Where executed notebooks are cached, relative to mkdocs.yml."""
+    notebook_timeout = c.Type(int, default=DEFAULT_CELL_TIMEOUT)
+    """Seconds a single notebook cell may run before the build fails."""
 
 
 class LlmPathPlugin(BasePlugin[LlmPathConfig]):
@@ -40,6 +48,7 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
         self.curriculum: Curriculum | None = None
         self.pages: dict[str, str] = {}
         self.root = Path.cwd()
+        self.notebook_views: dict[str, Path] = {}
 
     def _path(self, relative: str) -> Path:
         return (self.root / relative).resolve()
@@ -57,8 +66,11 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             raise PluginError(
                 f"{count} problem{'s' if count != 1 else ''} in the curriculum:\n{error}"
             ) from None
+        self.notebook_views = self._run_notebooks(notebooks_dir) if self.config.execute_notebooks else {}
         options = SiteOptions(
-            health=read_link_health(self._path(self.config.link_report)), repo_url=config.repo_url
+            notebooks={topic_id: f"notebooks/{view.name}" for topic_id, view in self.notebook_views.items()},
+            health=read_link_health(self._path(self.config.link_report)),
+            repo_url=config.repo_url,
         )
         self.pages = render_site(self.curriculum, options)
         config.nav = navigation(self.curriculum, options)
@@ -66,16 +78,55 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             config.site_description = self.curriculum.path.tagline
         return config
 
-    @event_priority(100)  # Early, so that other plugins see the generated pages as ordinary ones.
+    def _run_notebooks(self, notebooks_dir: Path) -> dict[str, Path]:
+        """Topic id -> its executed notebook, executing what is stale; a failure stops the build."""
+        assert self.curriculum is not None
+        wanted = {
+            t.id: t.notebook.removesuffix(".py") for t in self.curriculum.ordered_topics() if t.notebook
+        }
+        runner = NotebookRunner(
+            notebooks_dir, self._path(self.config.notebook_cache), timeout=self.config.notebook_timeout
+        )
+
+        def progress(result: NotebookResult, done: int, total: int) -> None:
+            if result.status == "executed":
+                log.info("notebook %d/%d %s executed in %.1f s", done, total, result.name, result.seconds)
+
+        results = runner.run(list(dict.fromkeys(wanted.values())), progress=progress)
+        failures = [str(r.failure) for r in results if r.failure]
+        if failures:
+            raise PluginError("notebook failed:\n" + "\n".join(failures))
+        views = {r.name: r.view for r in results if r.view}
+        return {topic_id: views[name] for topic_id, name in wanted.items() if name in views}
+
+    @event_priority(
+        100
+    )  # Early: before mkdocs-jupyter wraps .ipynb files and before other plugins read pages.
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         for src_uri, markdown in self.pages.items():
             existing = files.get_file_from_path(src_uri)
             if existing is not None:
                 files.remove(existing)
             files.append(File.generated(config, src_uri, content=markdown))
+        for view in self.notebook_views.values():
+            files.append(
+                File(
+                    f"notebooks/{view.name}",
+                    src_dir=str(view.parent.parent),
+                    dest_dir=config.site_dir,
+                    use_directory_urls=config.use_directory_urls,
+                )
+            )
         return files
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".ipynb"):
+            html, figures = slim_notebook_html(html, figure_prefix="figure-")
+            folder = Path(page.file.abs_dest_path).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in figures.items():
+                (folder / name).write_bytes(data)
+            return html
         return render_arithmatex(html)
 
     def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any) -> LiveReloadServer:

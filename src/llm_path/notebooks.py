@@ -1,0 +1,355 @@
+"""Execute the topic notebooks (jupytext percent scripts) in parallel, cached by what can change their outputs.
+
+A notebook's cache key hashes its code cells, its kernel and the environment
+that matters (Python and the packages notebooks use), never its prose: editing
+a Markdown cell re-runs nothing, and the executed view is rebuilt from the
+fresh source with the cached outputs, so no stale text is ever shown. Every
+file is written atomically: an interrupted run leaves the cache valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import jupytext
+import nbformat
+
+PIPELINE_VERSION = "1"
+"""Bump to re-execute every notebook when the way they are run changes."""
+
+PACKAGES_THAT_MATTER = (
+    "numpy",
+    "torch",
+    "matplotlib",
+    "sacrebleu",
+    "fastapi",
+    "httpx",
+    "pydantic",
+    "ipykernel",
+    "nbclient",
+    "jupytext",
+)
+DEFAULT_CELL_TIMEOUT = 300
+KERNEL = "python3"
+CELL_MARKER = re.compile(r"^# %%(?!%)")
+
+
+@dataclass(frozen=True)
+class NotebookFailure:
+    """Where and how a notebook failed: enough to find the line and re-run it alone."""
+
+    name: str
+    source: str
+    cell: int
+    """1-based number of the failing code cell."""
+    line: int
+    """Line of that cell's '# %%' marker in the source file."""
+    error: str
+    """The error's last line, e.g. 'AssertionError: loss did not fall'."""
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: cell {self.cell} failed: {self.error}; run it alone with: llm-path notebooks {self.name}"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """The outcome for one notebook: from the cache, freshly executed, or failed."""
+
+    name: str
+    status: str
+    """'cached', 'executed' or 'failed'."""
+    seconds: float
+    view: Path | None = None
+    """The executed notebook to show, when there is one."""
+    failure: NotebookFailure | None = None
+
+
+def environment_fingerprint() -> dict[str, str]:
+    """The parts of the environment that can change a notebook's outputs."""
+    versions = {}
+    for package in PACKAGES_THAT_MATTER:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return {
+        "pipeline": PIPELINE_VERSION,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        **versions,
+    }
+
+
+def read_source(source: Path) -> nbformat.NotebookNode:
+    """A jupytext percent script as a notebook (no outputs)."""
+    return jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
+
+
+def cache_key(notebook: nbformat.NotebookNode, fingerprint: dict[str, str]) -> str:
+    """Hash of the code cells, the kernel and the environment; prose is left out on purpose."""
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    payload = json.dumps({"code": code, "kernel": KERNEL, "env": fingerprint}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def cell_lines(source_text: str) -> list[int]:
+    """Line numbers of the '# %%' markers of code cells, in order."""
+    lines = []
+    for number, line in enumerate(source_text.splitlines(), start=1):
+        if CELL_MARKER.match(line) and "[markdown]" not in line and "[md]" not in line:
+            lines.append(number)
+    return lines
+
+
+def merge_outputs(fresh: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The fresh notebook's cells (current prose) with the executed code cells' outputs."""
+    done = iter([cell for cell in executed.cells if cell.cell_type == "code"])
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            ran = next(done)
+            cell.outputs = ran.get("outputs", [])
+            cell.execution_count = ran.get("execution_count")
+    fresh.metadata["kernelspec"] = executed.metadata.get("kernelspec", {})
+    fresh.metadata["language_info"] = executed.metadata.get("language_info", {})
+    return fresh
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    source: str
+    display: str
+    store: str
+    timeout: int
+
+
+def _execute(job: _Job) -> tuple[str, float, NotebookFailure | None]:
+    """Run one notebook in a kernel (in a worker process); store it on success."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    started = time.perf_counter()
+    source = Path(job.source)
+    text = source.read_text(encoding="utf-8")
+    notebook = jupytext.reads(text, fmt="py:percent")
+    notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    current = {"cell": -1}
+
+    def on_cell_start(cell: Any, cell_index: int) -> None:
+        current["cell"] = cell_index
+
+    with tempfile.TemporaryDirectory(prefix="llm-path-nb-") as workdir:
+        client = NotebookClient(
+            notebook,
+            timeout=job.timeout,
+            kernel_name=KERNEL,
+            allow_errors=False,
+            resources={"metadata": {"path": workdir}},
+            on_cell_start=on_cell_start,
+        )
+        try:
+            # The kernel's own stderr is launcher chatter; errors in cells arrive as outputs.
+            client.execute(stderr=subprocess.DEVNULL)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError, TimeoutError) as error:
+            index = current["cell"]
+            code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+            number = code_cells.index(index) + 1 if index in code_cells else 0
+            lines = cell_lines(text)
+            line = lines[number - 1] if 0 < number <= len(lines) else 1
+            if isinstance(error, CellTimeoutError | TimeoutError):
+                what = f"ran longer than the {job.timeout} s cell limit"
+            elif isinstance(error, DeadKernelError):
+                what = "the kernel died (out of memory or a crash)"
+            else:
+                what = _error_line(notebook.cells[index] if index >= 0 else None, error)
+            failure = NotebookFailure(job.name, job.display, number, line, what)
+            return "failed", time.perf_counter() - started, failure
+        except Exception as error:  # the kernel could not start or vanished; nbclient raises various types
+            failure = NotebookFailure(
+                job.name, job.display, 0, 1, f"the kernel failed: {type(error).__name__}: {error}"
+            )
+            return "failed", time.perf_counter() - started, failure
+    write_atomic(Path(job.store), nbformat.writes(notebook))
+    return "executed", time.perf_counter() - started, None
+
+
+def _worker(job: _Job, queue: Any) -> None:
+    """Process entry point: Ctrl-C is the parent's to handle; it terminates workers, and their kernels follow."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    queue.put((job.name, _execute(job)))
+
+
+def _run_in_processes(
+    jobs: Sequence[_Job], workers: int
+) -> Iterator[tuple[_Job, tuple[str, float, NotebookFailure | None]]]:
+    """Run jobs in at most `workers` processes at once, yielding results as they finish.
+
+    On any exit (Ctrl-C included) every worker still running is terminated at once; nothing it
+    was doing reaches the cache, which is only written when a notebook succeeds.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    waiting = list(jobs)
+    by_name = {job.name: job for job in jobs}
+    running: dict[str, Any] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                job = waiting.pop(0)
+                process = context.Process(target=_worker, args=(job, queue), daemon=True)
+                process.start()
+                running[job.name] = process
+            try:
+                name, outcome = queue.get(timeout=0.2)
+            except Empty:
+                for name, process in list(running.items()):
+                    if not process.is_alive() and process.exitcode not in (0, None):
+                        del running[name]
+                        job = by_name[name]
+                        failure = NotebookFailure(
+                            name, job.display, 0, 1, f"the worker process died (exit code {process.exitcode})"
+                        )
+                        yield job, ("failed", 0.0, failure)
+                continue
+            running.pop(name).join(timeout=10)
+            yield by_name[name], outcome
+    finally:
+        for process in running.values():
+            process.terminate()
+        for process in running.values():
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+
+
+def _error_line(cell: Any, error: BaseException) -> str:
+    for output in (cell or {}).get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output['ename']}: {output['evalue']}".strip().rstrip(":")
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+
+
+class NotebookRunner:
+    """Executes what is stale, reuses what is cached, and lays out the executed views.
+
+    `cache_dir/store/NAME-KEY.ipynb` holds executed notebooks by cache key;
+    `cache_dir/view/notebooks/NAME.ipynb` is what the site shows.
+    """
+
+    def __init__(
+        self,
+        source_dir: Path,
+        cache_dir: Path,
+        *,
+        timeout: int = DEFAULT_CELL_TIMEOUT,
+        jobs: int | None = None,
+    ) -> None:
+        self.source_dir = source_dir
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.fingerprint = environment_fingerprint()
+
+    @property
+    def view_root(self) -> Path:
+        """The folder whose 'notebooks/' subfolder holds the executed views."""
+        return self.cache_dir / "view"
+
+    def _store(self, name: str, key: str) -> Path:
+        return self.cache_dir / "store" / f"{name}-{key}.ipynb"
+
+    def _view(self, name: str) -> Path:
+        return self.view_root / "notebooks" / f"{name}.ipynb"
+
+    def _display(self, source: Path) -> str:
+        try:
+            return str(source.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(source)
+
+    def run(
+        self,
+        names: Sequence[str],
+        progress: Callable[[NotebookResult, int, int], None] | None = None,
+        force: bool = False,
+    ) -> list[NotebookResult]:
+        """Bring each named notebook's view up to date; execute only what is stale (or all, with force)."""
+        results: dict[str, NotebookResult] = {}
+        pending: list[_Job] = []
+        fresh: dict[str, tuple[nbformat.NotebookNode, str]] = {}
+        total = len(names)
+        for name in names:
+            source = self.source_dir / f"{name}.py"
+            notebook = read_source(source)
+            key = cache_key(notebook, self.fingerprint)
+            fresh[name] = (notebook, key)
+            if self._store(name, key).is_file() and not force:
+                results[name] = NotebookResult(name, "cached", 0.0, self._update_view(name, notebook, key))
+                if progress:
+                    progress(results[name], len(results), total)
+            else:
+                pending.append(
+                    _Job(name, str(source), self._display(source), str(self._store(name, key)), self.timeout)
+                )
+        for job, (status, seconds, failure) in _run_in_processes(pending, self.jobs):
+            view = None
+            if failure is None:
+                notebook, key = fresh[job.name]
+                view = self._update_view(job.name, notebook, key)
+                self._evict(job.name, key)
+            results[job.name] = NotebookResult(job.name, status, seconds, view, failure)
+            if progress:
+                progress(results[job.name], len(results), total)
+        return [results[name] for name in names]
+
+    def _update_view(self, name: str, notebook: nbformat.NotebookNode, key: str) -> Path:
+        executed = nbformat.read(self._store(name, key), as_version=4)
+        merged = nbformat.writes(merge_outputs(notebook, executed))
+        view = self._view(name)
+        if not view.is_file() or view.read_text(encoding="utf-8") != merged:
+            write_atomic(view, merged)
+        return view
+
+    def _evict(self, name: str, key: str) -> None:
+        for old in (self.cache_dir / "store").glob(f"{name}-*.ipynb"):
+            if old.name != f"{name}-{key}.ipynb":
+                old.unlink(missing_ok=True)
+
+
+def print_progress(result: NotebookResult, done: int, total: int) -> None:
+    """One line per notebook on stderr: which, how, and how long."""
+    how = {
+        "cached": "cached",
+        "executed": f"executed in {result.seconds:.1f} s",
+        "failed": f"FAILED after {result.seconds:.1f} s",
+    }
+    print(f"[{done}/{total}] {result.name}: {how[result.status]}", file=sys.stderr, flush=True)
