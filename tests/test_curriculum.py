@@ -1,0 +1,116 @@
+"""The real curriculum: complete, consistent with the seeds, and buildable."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from llm_path.load import load_curriculum
+from llm_path.model import Curriculum
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+SEED_URL = re.compile(r"https?://[^\]\s)>\"`]+")
+
+
+@pytest.fixture(scope="module")
+def real() -> Curriculum:
+    return load_curriculum(ROOT / "curriculum")
+
+
+def normalise(url: str) -> str:
+    """The seeds give some addresses both with http and https, or with and without a final slash."""
+    return re.sub(r"^http://", "https://", url).rstrip("/")
+
+
+def test_seed_url_list_matches_the_seeds() -> None:
+    """The checked-in list of seed URLs is exactly what the seed documents hold (when they are beside the repo)."""
+    listed = (FIXTURES / "seed-urls.txt").read_text().split()
+    assert len(listed) == 126
+    if SEEDS.is_dir():
+        found = sorted({url for path in SEEDS.glob("*.txt") for url in SEED_URL.findall(path.read_text())})
+        assert found == sorted(listed)
+
+
+def test_every_seed_url_is_in_the_curriculum() -> None:
+    """Nothing from the seeds was silently dropped: each of the 126 URLs appears in curriculum/."""
+    text = "\n".join(p.read_text() for p in (ROOT / "curriculum").rglob("*.yml"))
+    present = {normalise(url) for url in re.findall(r"https?://[^\s'\"]+", text)}
+    missing = [
+        url for url in (FIXTURES / "seed-urls.txt").read_text().split() if normalise(url) not in present
+    ]
+    assert missing == []
+
+
+def test_six_phases_with_the_seed_durations(real: Curriculum) -> None:
+    """The six phases of the spine, with 4-6, 8, 6, 4, 8 and 8+ weeks."""
+    assert [str(p.weeks) for p in real.phases] == ["4-6", "8", "6", "4", "8", "8+"]
+
+
+def test_every_topic_is_complete(real: Curriculum) -> None:
+    """Each topic has a summary, a why-it-matters, at least three resources, five questions and a notebook."""
+    for topic in real.topics.values():
+        assert len(topic.resources) >= 3, topic.id
+        assert len(topic.questions) >= 5, topic.id
+        assert topic.summary and topic.why_it_matters, topic.id
+        assert topic.notebook == f"{topic.id}.py", topic.id
+
+
+def test_every_phase_plans_each_of_its_weeks(real: Curriculum) -> None:
+    """Week 1 to the phase's length, each week with a topic; every topic of the phase is scheduled."""
+    for phase in real.phases:
+        assert [w.week for w in phase.schedule] == list(range(1, (phase.weeks.max or phase.weeks.min) + 1)), (
+            phase.id
+        )
+        scheduled = {t for week in phase.schedule for t in week.topics}
+        assert scheduled == set(phase.topics), phase.id
+
+
+def test_linear_algebra_weeks_cover_all_of_mit_1806(real: Curriculum) -> None:
+    """The 34 lectures of MIT 18.06 are spread over the linear-algebra weeks."""
+    text = " ".join(
+        a
+        for phase in real.phases
+        for w in phase.schedule
+        if "linear-algebra" in w.topics
+        for a in w.activities
+    )
+    covered: set[int] = set()
+    for first, last in re.findall(r"18\.06 lectures? (\d+)(?:-(\d+))?", text):
+        covered |= set(range(int(first), int(last or first) + 1))
+    assert covered == set(range(1, 35))
+
+
+def test_tracks_from_the_seeds(real: Curriculum) -> None:
+    """Beginner, intermediate, advanced and research tracks, each an ordered list of topics."""
+    assert [t.id for t in real.path.tracks] == ["beginner", "intermediate", "advanced", "research"]
+
+
+def test_glossary_covers_the_seed_terms(real: Curriculum) -> None:
+    """The glossary defines the seed's terms and the key terms of the topics."""
+    names = {name.casefold() for term in real.glossary.terms for name in [term.term, *term.aliases]}
+    for needed in [
+        "temperature",
+        "top-p",
+        "top-k",
+        "query",
+        "key",
+        "value",
+        "embedding",
+        "tokenizer",
+        "perplexity",
+        "cross-entropy",
+        "kl divergence",
+        "softmax",
+        "layer normalization",
+        "residual connection",
+        "lora",
+        "rlhf",
+        "ppo",
+        "dpo",
+        "quantization",
+        "kv cache",
+        "bpe",
+    ]:
+        assert any(needed in name for name in names), needed
