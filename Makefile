@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install serve site notebooks validate test test-fast lint format links clean
+.PHONY: help install serve site notebooks validate schema test lint format links clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install the project with everything it needs.
 
-validate: $(STAMP)  ## Check the curriculum YAML.
+validate: $(STAMP)  ## Check the curriculum YAML and that its JSON Schema is up to date.
 	$(BIN)/llm-path validate curriculum
+	$(BIN)/llm-path schema --check
+
+schema: $(STAMP)  ## Regenerate curriculum/schema/ from the models.
+	$(BIN)/llm-path schema
 
 serve: $(STAMP)  ## Build and serve the site at http://127.0.0.1:8000 with live reload.
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
@@ -39,6 +43,12 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy.
 format: $(STAMP)  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff check --fix src tests scripts benchmarks
 	$(BIN)/ruff format src tests scripts benchmarks
+
+notebooks: $(STAMP)  ## Execute the notebooks that changed (the site build does this too).
+	$(BIN)/llm-path notebooks
+
+links: $(STAMP)  ## Check every resource link (needs the internet); the report feeds the site.
+	$(BIN)/python scripts/check_links.py --json .cache/links-report.json --markdown .cache/links-report.md
 
 clean:  ## Remove the built site and caches (keeps .venv).
 	rm -rf site .cache .pytest_cache .ruff_cache .mypy_cache

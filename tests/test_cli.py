@@ -64,9 +64,11 @@ def test_render_writes_markdown_for_any_engine(curriculum: Path, tmp_path: Path)
             "topics/calculus.md",
             "topics/attention.md",
             "resources.md",
+            "plan.md",
             "glossary.md",
             "advice.md",
             "reading-list.md",
         ]
     )
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["cards.json", "plan.json"]
     assert (out / "topics/attention.md").read_text().startswith('---\ntitle: "Attention mechanisms"\n')

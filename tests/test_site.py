@@ -84,7 +84,6 @@ def test_home_draws_the_path_from_the_data(site: Path) -> None:
         html.index('<svg class="lp-diagram"') : html.index("</svg>", html.index('<svg class="lp-diagram"'))
     ]
     assert "1. Mathematical foundations" in svg and "2. Transformer architecture" in svg
-    assert 'href="phases/foundations/"' in svg
     assert "Beginner" in html and "0-6 months" in html
 
 

@@ -216,6 +216,8 @@ def _check_schedules(
                             f"schedule[{w}].topics[{i}]: {topic_id!r} is not a topic of this phase; use one of: {', '.join(phase.topics)}",
                         )
                     )
+            if any(t in loaded.broken for t in week.topics):
+                continue  # its resources are unknown; the broken topic file has its own messages
             urls = {r.url: t for t in week.topics if t in topics for r in topics[t][0].resources}
             for i, url in enumerate(week.resources):
                 if url not in urls:

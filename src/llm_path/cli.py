@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llm_path.load import CurriculumError, load_curriculum
+from llm_path.model import Curriculum
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -42,13 +43,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Write the generated Markdown pages to a folder, for any static-site engine."""
-    from llm_path.pages import render_site, write_pages
+    from llm_path.pages import render_data, render_site, write_pages
 
     try:
         curriculum = load_curriculum(args.curriculum, _notebooks_dir(args.curriculum))
     except CurriculumError as error:
         return _report(error)
-    pages = render_site(curriculum)
+    pages = {**render_site(curriculum), **render_data(curriculum)}
     write_pages(pages, args.out)
     print(f"wrote {len(pages)} pages to {args.out}")
     return 0
@@ -79,6 +80,84 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if failures else 0
+
+
+def _load(curriculum: Path) -> Curriculum | None:
+    try:
+        return load_curriculum(curriculum)
+    except CurriculumError as error:
+        _report(error)
+        return None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print a dated week-by-week plan for a track (the same plan the site's plan page computes)."""
+    import datetime as dt
+    import json
+
+    from llm_path.plan import plan_as_ics, plan_as_json, plan_as_text, plan_data, schedule
+
+    curriculum = _load(args.curriculum)
+    if curriculum is None:
+        return 1
+    data = plan_data(curriculum)
+    tracks = [t["id"] for t in data["tracks"]]
+    if args.track not in tracks:
+        print(
+            f"llm-path plan: unknown track {args.track!r}; use one of: {', '.join(tracks)}", file=sys.stderr
+        )
+        return 2
+    if args.hours_per_week < 1:
+        print("llm-path plan: --hours-per-week must be at least 1", file=sys.stderr)
+        return 2
+    weeks = schedule(data, args.track, args.start, args.hours_per_week)
+    if args.json:
+        print(json.dumps(plan_as_json(weeks), indent=1))
+    else:
+        print(plan_as_text(data, weeks))
+    if args.ics:
+        stamp = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        args.ics.write_text(plan_as_ics(data, args.track, weeks, stamp), encoding="utf-8", newline="")
+        print(f"wrote {len(weeks)} weekly events to {args.ics}", file=sys.stderr)
+    return 0
+
+
+def cmd_cards(args: argparse.Namespace) -> int:
+    """Export every study question as an Anki deck or a CSV file, tagged by phase and topic."""
+    from llm_path.cards import cards_csv, cards_data, write_anki
+
+    curriculum = _load(args.curriculum)
+    if curriculum is None:
+        return 1
+    cards = cards_data(curriculum)
+    out: Path = args.out
+    if out.suffix == "" or out.is_dir():
+        out = out / ("llm-path.apkg" if args.format == "anki" else "llm-path.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "anki":
+        write_anki(cards, out)
+    else:
+        out.write_text(cards_csv(cards), encoding="utf-8")
+    print(f"wrote {len(cards)} cards to {out}")
+    return 0
+
+
+def _links(arguments: list[str]) -> int:
+    """The link checker (scripts/check_links.py) under the project's command."""
+    from llm_path.links import main as links_main
+
+    return links_main(arguments)
+
+
+def _date(text: str) -> object:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2027-01-04"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,10 +197,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notebooks.add_argument("--force", action="store_true", help="execute even when the cache is fresh")
     notebooks.set_defaults(run=cmd_notebooks)
+
+    links = sub.add_parser("links", help="check resource links (see llm-path links --help)", add_help=False)
+    links.add_argument("arguments", nargs=argparse.REMAINDER)
+    links.set_defaults(run=lambda args: _links(args.arguments))
+
+    plan = sub.add_parser("plan", help="print a week-by-week plan", description=cmd_plan.__doc__)
+    plan.add_argument("--track", required=True, help="track id, e.g. beginner")
+    plan.add_argument("--start", required=True, type=_date, help="first day, YYYY-MM-DD")
+    plan.add_argument("--hours-per-week", required=True, type=int, help="hours you can study each week")
+    plan.add_argument("--ics", type=Path, help="also write the plan as an iCalendar file")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
+    plan.set_defaults(run=cmd_plan)
+
+    cards = sub.add_parser(
+        "cards", help="export the study questions as flashcards", description=cmd_cards.__doc__
+    )
+    cards.add_argument("out", type=Path, help="output file or folder")
+    cards.add_argument("--format", choices=["anki", "csv"], default="anki", help="anki (.apkg) or csv")
+    cards.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
+    cards.set_defaults(run=cmd_cards)
+
+    from llm_path import add_resource, schema  # each module registers its own subcommand
+
+    schema.add_parser(sub)
+    add_resource.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["links"]:  # the link checker parses its own options, --help included
+        return _links(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 from markupsafe import escape
 
@@ -18,8 +17,12 @@ GAP_Y = 44
 COLUMNS = 2
 
 
-def path_diagram(curriculum: Curriculum, link: Callable[[str], str]) -> str:
-    """The phases as linked boxes in reading order (left to right, row by row), topics listed inside."""
+def path_diagram(curriculum: Curriculum) -> str:
+    """The phases as boxes in reading order (left to right, row by row), topics listed inside.
+
+    The boxes are not links: the numbered list under the diagram links each phase, and
+    mkdocs-material's instant navigation cannot handle links inside SVG.
+    """
     phases = curriculum.phases
     most_topics = max(len(p.topics) for p in phases)
     box_height = HEADER + most_topics * LINE + PADDING
@@ -41,8 +44,7 @@ def path_diagram(curriculum: Curriculum, link: Callable[[str], str]) -> str:
         x = 1 + column * (BOX_WIDTH + GAP_X)
         y = 1 + row * (box_height + GAP_Y)
         corners.append((x, y))
-        href = escape(link(f"phases/{phase.id}.md").removesuffix(".md") + "/")
-        parts.append(f'<a href="{href}" class="lp-diagram-phase">')
+        parts.append('<g class="lp-diagram-phase">')
         parts.append(f'<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{box_height}" rx="10"/>')
         parts.append(
             f'<text x="{x + PADDING}" y="{y + 24}" class="lp-diagram-title">'
@@ -57,7 +59,7 @@ def path_diagram(curriculum: Curriculum, link: Callable[[str], str]) -> str:
                 f'<text x="{x + PADDING + 8}" y="{y + HEADER + 12 + line * LINE}" class="lp-diagram-topic">'
                 f"• {escape(title)}</text>"
             )
-        parts.append("</a>")
+        parts.append("</g>")
     for (x1, y1), (x2, y2) in itertools.pairwise(corners):
         if y1 == y2:
             start = (x1 + BOX_WIDTH, y1 + box_height / 2)

@@ -9,6 +9,7 @@ file is written atomically: an interrupted run leaves the cache valid.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -64,6 +65,8 @@ class NotebookFailure:
     """The error's last line, e.g. 'AssertionError: loss did not fall'."""
 
     def __str__(self) -> str:
+        if self.cell == 0:
+            return f"{self.source}:{self.line}: {self.error}"
         return f"{self.source}:{self.line}: cell {self.cell} failed: {self.error}; run it alone with: llm-path notebooks {self.name}"
 
 
@@ -150,6 +153,19 @@ class _Job:
     display: str
     store: str
     timeout: int
+    threads: int
+
+
+def _kernel_environment(threads: int) -> dict[str, str]:
+    """Each kernel's share of the cores: parallel notebooks whose BLAS each spawn a thread per core thrash."""
+    share = str(threads)
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": share,
+        "OPENBLAS_NUM_THREADS": share,
+        "MKL_NUM_THREADS": share,
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
 
 
 def _execute(job: _Job) -> tuple[str, float, NotebookFailure | None]:
@@ -178,7 +194,7 @@ def _execute(job: _Job) -> tuple[str, float, NotebookFailure | None]:
         )
         try:
             # The kernel's own stderr is launcher chatter; errors in cells arrive as outputs.
-            client.execute(stderr=subprocess.DEVNULL)
+            client.execute(stderr=subprocess.DEVNULL, env=_kernel_environment(job.threads))
         except (CellExecutionError, CellTimeoutError, DeadKernelError, TimeoutError) as error:
             index = current["cell"]
             code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
@@ -309,6 +325,16 @@ class NotebookRunner:
         total = len(names)
         for name in names:
             source = self.source_dir / f"{name}.py"
+            if not source.is_file():
+                missing = NotebookFailure(
+                    name,
+                    self._display(source),
+                    0,
+                    1,
+                    "no such notebook; create it or fix the topic's 'notebook:'",
+                )
+                results[name] = NotebookResult(name, "failed", 0.0, None, missing)
+                continue
             notebook = read_source(source)
             key = cache_key(notebook, self.fingerprint)
             fresh[name] = (notebook, key)
@@ -318,9 +344,14 @@ class NotebookRunner:
                     progress(results[name], len(results), total)
             else:
                 pending.append(
-                    _Job(name, str(source), self._display(source), str(self._store(name, key)), self.timeout)
+                    _Job(
+                        name, str(source), self._display(source), str(self._store(name, key)), self.timeout, 0
+                    )
                 )
-        for job, (status, seconds, failure) in _run_in_processes(pending, self.jobs):
+        workers = min(self.jobs, len(pending)) or 1
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pending = [dataclasses.replace(job, threads=threads) for job in pending]
+        for job, (status, seconds, failure) in _run_in_processes(pending, workers):
             view = None
             if failure is None:
                 notebook, key = fresh[job.name]

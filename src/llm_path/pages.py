@@ -8,6 +8,7 @@ cannot produce markup from data.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -18,8 +19,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from llm_path.cards import cards_data
 from llm_path.diagram import path_diagram
+from llm_path.glossary_tips import slugify
 from llm_path.model import Curriculum, Phase, Resource, ResourceType, Topic
+from llm_path.plan import plan_data
 
 TYPE_HEADINGS = {
     ResourceType.course: "Courses",
@@ -147,20 +151,25 @@ class _Renderer:
             health=self.options.health,
             group_by_type=_group_by_type,
             edit_url=self.edit_url,
+            order=self.order,
+            slug=slugify,
             **context,
         )
 
-    def edit_url(self, source: str) -> str | None:
-        if not self.options.repo_url:
+    def edit_url(self, source: str | None) -> str | None:
+        """Where to edit the YAML behind a page: the file itself, or the folder for pages drawn from many files."""
+        if not self.options.repo_url or not source:
             return None
-        return f"{self.options.repo_url.rstrip('/')}/edit/{self.options.edit_branch}/curriculum/{source}"
+        action = "tree" if source.endswith("/") else "edit"
+        return f"{self.options.repo_url.rstrip('/')}/{action}/{self.options.edit_branch}/curriculum/{source.rstrip('/')}"
 
     def home(self) -> str:
         return self.render(
             "home.md.j2",
             "index.md",
+            source="path.yml",
             total_weeks=total_weeks(self.c),
-            diagram=Markup(path_diagram(self.c, link=lambda target: _relative(target, "index.md"))),
+            diagram=Markup(path_diagram(self.c)),
         )
 
     def phase(self, phase: Phase) -> str:
@@ -205,8 +214,8 @@ class _Renderer:
         slug = repo.split("github.com/", 1)[1].strip("/")
         return f"https://colab.research.google.com/github/{slug}/blob/{self.options.pages_branch}/{download}"
 
-    def simple(self, template: str, page: str) -> str:
-        return self.render(template, page)
+    def simple(self, template: str, page: str, source: str | None) -> str:
+        return self.render(template, page, source=source)
 
 
 def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> dict[str, str]:
@@ -217,14 +226,23 @@ def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> d
         pages[phase_page(phase.id)] = renderer.phase(phase)
     for topic in curriculum.ordered_topics():
         pages[topic_page(topic.id)] = renderer.topic(topic)
-    for template, page in (
-        ("resources.md.j2", "resources.md"),
-        ("glossary.md.j2", "glossary.md"),
-        ("advice.md.j2", "advice.md"),
-        ("reading-list.md.j2", "reading-list.md"),
+    for template, page, source in (
+        ("resources.md.j2", "resources.md", "topics/"),
+        ("glossary.md.j2", "glossary.md", "glossary.yml"),
+        ("advice.md.j2", "advice.md", "advice.yml"),
+        ("reading-list.md.j2", "reading-list.md", "reading-list.yml"),
+        ("plan.md.j2", "plan.md", "path.yml"),
     ):
-        pages[page] = renderer.simple(template, page)
+        pages[page] = renderer.simple(template, page, source)
     return pages
+
+
+def render_data(curriculum: Curriculum) -> dict[str, str]:
+    """The JSON files the site's scripts read: the planner's data and the flashcards."""
+    return {
+        "data/plan.json": json.dumps(plan_data(curriculum), ensure_ascii=False, separators=(",", ":")),
+        "data/cards.json": json.dumps(cards_data(curriculum), ensure_ascii=False, separators=(",", ":")),
+    }
 
 
 def navigation(curriculum: Curriculum, options: SiteOptions | None = None) -> list[Any]:
@@ -247,6 +265,7 @@ def navigation(curriculum: Curriculum, options: SiteOptions | None = None) -> li
             }
         )
     nav += [
+        {"Your plan": "plan.md"},
         {"Resources": "resources.md"},
         {"Glossary": "glossary.md"},
         {"More": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}]},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,14 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from llm_path.glossary_tips import Tip, TipLinker, slugify
+from llm_path.links import LinkCache, LinkErrors
 from llm_path.load import CurriculumError, load_curriculum
 from llm_path.maths import render_arithmatex
 from llm_path.model import Curriculum
 from llm_path.notebook_html import slim_notebook_html
 from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
-from llm_path.pages import LinkHealth, SiteOptions, navigation, render_site
+from llm_path.pages import LinkHealth, SiteOptions, navigation, render_data, render_site
 
 log = logging.getLogger("mkdocs.plugins.llm_path")
 
@@ -47,6 +49,8 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
     def __init__(self) -> None:
         self.curriculum: Curriculum | None = None
         self.pages: dict[str, str] = {}
+        self.data: dict[str, str] = {}
+        self.tips: TipLinker | None = None
         self.root = Path.cwd()
         self.notebook_views: dict[str, Path] = {}
 
@@ -73,6 +77,10 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             repo_url=config.repo_url,
         )
         self.pages = render_site(self.curriculum, options)
+        self.data = render_data(self.curriculum)
+        self.tips = TipLinker(
+            Tip(slugify(t.term), (t.term, *t.aliases), t.definition) for t in self.curriculum.glossary.terms
+        )
         config.nav = navigation(self.curriculum, options)
         if not config.site_description:
             config.site_description = self.curriculum.path.tagline
@@ -108,6 +116,8 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             if existing is not None:
                 files.remove(existing)
             files.append(File.generated(config, src_uri, content=markdown))
+        for src_uri, text in self.data.items():
+            files.append(File.generated(config, src_uri, content=text))
         for view in self.notebook_views.values():
             files.append(
                 File(
@@ -127,7 +137,10 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             for name, data in figures.items():
                 (folder / name).write_bytes(data)
             return html
-        return render_arithmatex(html)
+        html = render_arithmatex(html)
+        if self.tips is not None and page.file.src_uri != "glossary.md":
+            html = self.tips.link(html, posixpath.relpath("glossary", page.url or ".") + "/")
+        return html
 
     def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any) -> LiveReloadServer:
         for folder in (self.config.curriculum, self.config.notebooks):
@@ -138,16 +151,10 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
 
 
 def read_link_health(report: Path) -> dict[str, LinkHealth]:
-    """URL -> last link-check result from the checker's JSON report; empty when there is none."""
+    """URL -> last link-check result, from the link checker's cache; empty when there is none."""
     try:
-        data = json.loads(report.read_text(encoding="utf-8"))
-        results = data["results"]
-        return {
-            url: LinkHealth(status=r["status"], checked_at=r["checked_at"], final_url=r.get("final_url"))
-            for url, r in results.items()
-        }
-    except FileNotFoundError:
+        cache = LinkCache.load(report)
+    except LinkErrors as error:
+        log.warning("ignoring the link report: %s", error)
         return {}
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("ignoring unreadable link report %s: %s", report, error)
-        return {}
+    return {url: LinkHealth(r.status, r.checked_at, r.final_url) for url, r in cache.results.items()}

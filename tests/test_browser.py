@@ -1,0 +1,235 @@
+"""What a learner does in the browser, in a real headless Chromium against the built site on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import icalendar
+import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, serve
+from conftest import BIN, FIXTURES, build_site
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
+PAGES = {
+    "home": "",
+    "phase": "phases/foundations/",
+    "topic": "topics/linear-algebra/",
+    "notebook": "notebooks/linear-algebra/",
+    "plan": "plan/",
+    "resources": "resources/",
+    "glossary": "glossary/",
+}
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser")
+    site = build_site(tmp, FIXTURES / "curriculum")
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install chromium"
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object, site_url: str) -> Iterator[object]:
+    """A fresh browser context (empty localStorage) whose requests may only go to the test server."""
+    context = browser.new_context(accept_downloads=True)
+    outside: list[str] = []
+
+    def guard(route: object) -> None:
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+    assert outside == [], f"requests left the machine: {outside}"
+
+
+def test_search_lists_the_topic_first(page: object, site_url: str) -> None:
+    """Searching 'attention' puts the attention topic first."""
+    page.goto(site_url)
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator(".md-search__input").press_sequentially("attention", delay=20)
+    first = page.locator(".md-search-result__item").first
+    first.wait_for()
+    assert "/topics/attention/" in first.locator("a").first.get_attribute("href")
+
+
+def test_ticking_a_topic_moves_the_phase_bar_across_reload_and_instant_navigation(
+    page: object, site_url: str
+) -> None:
+    """A ticked topic counts on its phase page after an instant navigation and after a reload."""
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()
+    page.locator(".lp-meta a").first.click()  # instant navigation to the phase page
+    page.wait_for_url("**/phases/foundations/")
+    bar = page.locator('.lp-progress[data-progress="phase"]')
+    assert bar.locator(".lp-progress-value").inner_text() == "1 of 2 topics done"
+    page.reload()
+    assert bar.locator(".lp-progress-value").inner_text() == "1 of 2 topics done"
+    assert bar.locator("progress").evaluate("p => p.value") == 1
+
+
+def test_export_then_import_restores_progress_in_a_fresh_browser(
+    browser: object, page: object, site_url: str, tmp_path: Path
+) -> None:
+    """Progress exported as JSON and imported into a new context comes back."""
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()
+    page.goto(site_url)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export progress").click()
+    saved = tmp_path / "progress.json"
+    download.value.save_as(saved)
+    assert "t-linear-algebra" in json.loads(saved.read_text())["progress"]["done"]
+    fresh = browser.new_context().new_page()
+    fresh.goto(site_url)
+    assert (
+        fresh.locator('.lp-progress[data-progress="path"] .lp-progress-value').inner_text()
+        == "0 of 3 topics done"
+    )
+    fresh.locator("[data-progress-tools] input[type=file]").set_input_files(str(saved))
+    fresh.locator("[data-transfer-status]").filter(has_text="Imported").wait_for()
+    assert (
+        fresh.locator('.lp-progress[data-progress="path"] .lp-progress-value').inner_text()
+        == "1 of 3 topics done"
+    )
+    fresh.context.close()
+
+
+def test_filter_narrows_the_list_and_its_url_reproduces_the_view(page: object, site_url: str) -> None:
+    """Choosing a type hides the rest; the URL carries the filter and reopens the same view."""
+    page.goto(site_url + PAGES["resources"])
+    visible = page.locator("li.lp-resource:visible")
+    assert visible.count() == 5
+    page.get_by_label("Type").select_option("video")
+    assert visible.count() == 1
+    assert "type=video" in page.url
+    other = page.context.new_page()
+    other.goto(page.url)
+    assert other.locator("li.lp-resource:visible").count() == 1
+    assert other.get_by_label("Type").input_value() == "video"
+
+
+def test_flashcard_drill_reveals_and_reschedules(page: object, site_url: str) -> None:
+    """'Show answer' reveals it; 'Knew it' moves the card to box 1, due tomorrow."""
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_role("button", name="Drill 1 questions (1 due)").click()
+    assert page.locator(".lp-card-question").inner_text() == "What does a dot product measure?"
+    assert page.locator(".lp-card-answer").is_hidden()
+    page.get_by_role("button", name="Show answer").click()
+    assert page.locator(".lp-card-answer").inner_text() == "How aligned two vectors are."
+    page.get_by_role("button", name="Knew it").click()
+    state = json.loads(page.evaluate("localStorage.getItem('llm-path:cards')"))
+    (entry,) = state.values()
+    today = page.evaluate(
+        "(() => { const n = new Date(); return Date.UTC(n.getFullYear(), n.getMonth(), n.getDate()); })()"
+    )
+    assert entry["box"] == 1 and entry["due"] == today + 86400000
+    assert page.locator(".lp-card-done").inner_text().startswith("Done: 1 knew it, 0 again.")
+
+
+def test_plan_page_agrees_with_the_cli_and_its_calendar_parses(
+    page: object, site_url: str, tmp_path: Path
+) -> None:
+    """The page's plan equals `llm-path plan` for the same inputs, and its .ics holds one event per week."""
+    page.goto(site_url + PAGES["plan"])
+    page.locator("select[name=track]").select_option("beginner")
+    page.locator("input[name=start]").fill("2027-01-04")
+    page.locator("input[name=hours]").fill("7")
+    page.get_by_role("button", name="Make my plan").click()
+    output = page.locator("[data-plan-output]")
+    output.locator("table").wait_for()
+    browser_plan = json.loads(output.get_attribute("data-plan-json"))
+    cli = subprocess.run(
+        [
+            str(BIN / "llm-path"),
+            "plan",
+            "--track",
+            "beginner",
+            "--start",
+            "2027-01-04",
+            "--hours-per-week",
+            "7",
+            "--json",
+            "--curriculum",
+            str(FIXTURES / "curriculum"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert browser_plan == json.loads(cli.stdout)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download calendar (.ics)").click()
+    ics = tmp_path / "plan.ics"
+    download.value.save_as(ics)
+    events = icalendar.Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
+    assert [e.decoded("DTSTART") for e in events] == [
+        dt.date(2027, 1, 4) + dt.timedelta(weeks=i) for i in range(len(browser_plan))
+    ]
+    assert str(events[0]["SUMMARY"]) == "LLM path week 1: Linear algebra"
+
+
+def test_glossary_tip_shows_on_focus(page: object, site_url: str) -> None:
+    """A glossary term links to its entry and its definition appears when the link gets keyboard focus."""
+    page.goto(site_url + PAGES["topic"])
+    term = page.locator("a.lp-term").first
+    assert term.get_attribute("href").endswith("/glossary/#dot-product")
+    tip = page.locator("#" + term.get_attribute("aria-describedby"))
+    assert tip.is_hidden()
+    term.focus()
+    assert tip.is_visible()
+
+
+def test_no_console_errors_on_any_page(page: object, site_url: str) -> None:
+    """Every page type loads without a console error or an uncaught exception."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    for path in PAGES.values():
+        page.goto(site_url + path)
+        page.wait_for_load_state("networkidle")
+    assert errors == []
+
+
+@pytest.mark.parametrize("kind", ["home", "phase", "topic", "notebook", "plan", "resources"])
+def test_no_serious_accessibility_violations(page: object, site_url: str, kind: str) -> None:
+    """axe-core finds no serious or critical violation on each page type."""
+    import axe_playwright_python
+
+    page.goto(site_url + PAGES[kind])
+    page.wait_for_load_state("networkidle")
+    page.add_script_tag(path=str(Path(axe_playwright_python.__file__).parent / "axe.min.js"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        f"{v['id']}: {v['help']}: {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
