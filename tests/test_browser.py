@@ -136,7 +136,7 @@ def test_filter_narrows_the_list_and_its_url_reproduces_the_view(page: object, s
 def test_flashcard_drill_reveals_and_reschedules(page: object, site_url: str) -> None:
     """'Show answer' reveals it; 'Knew it' moves the card to box 1, due tomorrow."""
     page.goto(site_url + PAGES["topic"])
-    page.get_by_role("button", name="Drill 1 questions (1 due)").click()
+    page.get_by_role("button", name="Drill 1 question (1 due)").click()
     assert page.locator(".lp-card-question").inner_text() == "What does a dot product measure?"
     assert page.locator(".lp-card-answer").is_hidden()
     page.get_by_role("button", name="Show answer").click()

@@ -137,3 +137,30 @@ def test_bad_curriculum_stops_the_build_with_located_errors(tmp_path: Path, curr
         in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Path) -> None:
+    """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address."""
+    from llm_path.links import LinkCache, LinkResult
+
+    cache = LinkCache(tmp_path / ".cache" / "links.json")
+    checked = "2026-11-20T08:00:00+00:00"
+    cache.put(
+        LinkResult("https://arxiv.org/abs/1706.03762", "dead", 404, None, "404 Not Found", checked, 0.1)
+    )
+    cache.put(
+        LinkResult(
+            "https://huggingface.co/course",
+            "moved",
+            301,
+            "https://huggingface.co/learn",
+            "moved",
+            checked,
+            0.1,
+        )
+    )
+    cache.save()
+    html = page(build_site(tmp_path, curriculum), "topics/attention")
+    assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in html
+    assert "Link dead when checked on 2026-11-20" in html
+    assert 'Moved: now at <a href="https://huggingface.co/learn">' in html

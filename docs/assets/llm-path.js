@@ -231,7 +231,7 @@
         var state = read(CARDS_KEY);
         var due = cards.filter(function (card) { return !state[card.id] || state[card.id].due <= today(); });
         var start = el("button", { type: "button", class: "md-button md-button--primary",
-          text: "Drill " + cards.length + " questions (" + due.length + " due)" });
+          text: "Drill " + cards.length + (cards.length === 1 ? " question" : " questions") + " (" + due.length + " due)" });
         holder.appendChild(start);
         start.addEventListener("click", function () { drill(holder, cards); });
       });

@@ -61,6 +61,8 @@ def path_diagram(curriculum: Curriculum) -> str:
             )
         parts.append("</g>")
     for (x1, y1), (x2, y2) in itertools.pairwise(corners):
+        start: tuple[float, float]
+        end: tuple[float, float]
         if y1 == y2:
             start = (x1 + BOX_WIDTH, y1 + box_height / 2)
             end = (x2, y2 + box_height / 2)

@@ -256,7 +256,7 @@ def validate_document(doc: Document, model: type[BaseModel]) -> tuple[Any, list[
     except ValidationError as error:
         problems = []
         for item in error.errors(include_url=False):
-            loc, message, at_key = _message(item, model, doc.data)
+            loc, message, at_key = _message(dict(item), model, doc.data)
             problems.append(doc.problem(loc, message, at_key=at_key))
         return None, problems
 
@@ -280,11 +280,12 @@ def _display_name(path: FsPath, root: FsPath) -> str:
 
 def _load_file(
     path: FsPath, root: FsPath, model: type[BaseModel], problems: list[Problem]
-) -> tuple[Any, Document | None]:
+) -> tuple[Any, Document]:
+    """The validated instance (None when invalid) and its document (None only when unparseable)."""
     doc, found = read_document(path, root)
     problems.extend(found)
     if doc is None:
-        return None, None
+        return None, None  # type: ignore[return-value]  # instance is None too, so doc is never used
     instance, found = validate_document(doc, model)
     problems.extend(found)
     return instance, doc

@@ -161,7 +161,8 @@ def _ics_text(text: str) -> str:
 
 def _fold(line: str) -> str:
     """Fold lines longer than 75 octets, as RFC 5545 requires."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for char in line:
         encoded = char.encode()
         if len(current) + len(encoded) > (75 if not out else 74):
