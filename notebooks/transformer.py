@@ -34,7 +34,11 @@
 
 # %%
 import math
+import os
 from dataclasses import dataclass
+
+# Let idle worker threads sleep instead of spinning: much faster on a shared CPU.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import matplotlib.pyplot as plt
 import torch
@@ -447,7 +451,10 @@ for positional in ("learned", "sinusoidal"):
     print(f"{positional:10s}: final loss {losses[-1]:.4f}, held-out exact match {accuracies[positional]:.1%}")
 
 for positional, losses in histories.items():
-    assert losses[-1] < 0.05 * losses[0], f"{positional}: the loss should fall by far more than 20x"
+    assert min(losses[:10]) > 0.8 * math.log(10), (
+        f"{positional}: the first steps should be no better than guessing"
+    )
+    assert losses[-1] < 0.01 * losses[0], f"{positional}: the loss should fall by two orders of magnitude"
     assert accuracies[positional] > 0.9, f"{positional}: exact-match accuracy {accuracies[positional]:.3f}"
 
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -459,9 +466,10 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The loss starts at $\ln 10 \approx 2.3$, the cost of guessing one of ten
-# digits, stays there for the first twenty or so steps, then drops by orders of magnitude
-# once the model has found *where* to look. Both positional encodings work;
+# The loss starts a little above $\ln 10 \approx 2.3$, the cost of guessing
+# one of ten digits (the untrained model also gives some probability to the
+# separator), stays there for the first ten to twenty steps, then drops by
+# more than two orders of magnitude once the model has found *where* to look. Both positional encodings work;
 # "exact match" means all eight digits right, so one wrong digit fails the
 # whole sequence.
 #

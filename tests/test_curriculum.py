@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, mkdocs_build
 
 from llm_path.load import load_curriculum
 from llm_path.model import Curriculum
+from llm_path.notebooks import NotebookRunner
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 SEED_URL = re.compile(r"https?://[^\]\s)>\"`]+")
@@ -114,3 +116,46 @@ def test_glossary_covers_the_seed_terms(real: Curriculum) -> None:
         "bpe",
     ]:
         assert any(needed in name for name in names), needed
+
+
+@pytest.mark.notebooks
+def test_every_notebook_executes_and_checks_itself() -> None:
+    """Every notebook in notebooks/ runs clean through the site's pipeline: all its asserts pass."""
+    names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+    assert len(names) == 20
+    results = NotebookRunner(ROOT / "notebooks", ROOT / ".cache" / "notebooks").run(names)
+    assert [str(r.failure) for r in results if r.failure] == []
+
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real site, built strictly with every notebook (executed, or reused from .cache/notebooks)."""
+    site = tmp_path_factory.mktemp("real") / "site"
+    result = mkdocs_build(ROOT / "mkdocs.yml", site)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return site
+
+
+@pytest.mark.notebooks
+def test_real_site_builds_with_every_page(real: Curriculum, real_site: Path) -> None:
+    """Home, six phases, every topic, its notebook and the index pages are built."""
+    expected = ["", "plan", "resources", "glossary", "advice", "reading-list"]
+    expected += [f"phases/{p.id}" for p in real.phases] + [f"topics/{t}" for t in real.topics]
+    expected += [f"notebooks/{t}" for t in real.topics]
+    assert [p for p in expected if not (real_site / p / "index.html").is_file()] == []
+
+
+@pytest.mark.notebooks
+def test_every_topic_page_embeds_an_executed_notebook_with_plots(real: Curriculum, real_site: Path) -> None:
+    """Each topic links its notebook page, which shows outputs and at least one figure and no error."""
+    for topic_id in real.topics:
+        topic_html = (real_site / "topics" / topic_id / "index.html").read_text()
+        assert f'href="../../notebooks/{topic_id}/"' in topic_html, topic_id
+        notebook = real_site / "notebooks" / topic_id
+        html = (notebook / "index.html").read_text()
+        assert "jp-OutputArea-output" in html, topic_id
+        assert list(notebook.glob("figure-*.png")), f"{topic_id}: no figure"
+        assert "Traceback" not in html and 'data-mime-type="application/vnd.jupyter.stderr"' not in html, (
+            topic_id
+        )
+        assert (notebook / f"{topic_id}.ipynb").is_file(), topic_id
