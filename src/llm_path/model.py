@@ -280,6 +280,8 @@ class GlossaryTerm(Model):
     """Id of the topic that teaches it."""
     aliases: list[Text] = []
     """Other spellings to recognise in text, e.g. 'top-p' for 'nucleus sampling'."""
+    link_in_text: bool = True
+    """false for words too common to link wherever they appear (e.g. 'Key', 'Recall')."""
 
 
 class Glossary(Model):

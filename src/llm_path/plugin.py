@@ -79,7 +79,9 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
         self.pages = render_site(self.curriculum, options)
         self.data = render_data(self.curriculum)
         self.tips = TipLinker(
-            Tip(slugify(t.term), (t.term, *t.aliases), t.definition) for t in self.curriculum.glossary.terms
+            Tip(slugify(t.term), (t.term, *t.aliases), t.definition)
+            for t in self.curriculum.glossary.terms
+            if t.link_in_text
         )
         config.nav = navigation(self.curriculum, options)
         if not config.site_description:
