@@ -233,3 +233,22 @@ def test_no_serious_accessibility_violations(page: object, site_url: str, kind: 
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+def test_mermaid_diagram_renders_from_the_site_itself(page: object, site_url: str) -> None:
+    """A Mermaid fence becomes an SVG diagram, with Mermaid loaded from this site, not a CDN."""
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(site_url + "how-it-works/")
+    page.locator(".lp-mermaid-diagram svg").wait_for()
+    assert "validated models" in page.locator(".lp-mermaid-diagram").inner_text()
+    assert any(url.endswith("/assets/vendor/mermaid.min.js") for url in requests)
+
+
+def test_pages_without_diagrams_do_not_load_mermaid(page: object, site_url: str) -> None:
+    """Mermaid's 3.5 MB are fetched only by pages that have a diagram."""
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(site_url + PAGES["topic"])
+    page.wait_for_load_state("networkidle")
+    assert not any("mermaid" in url for url in requests)

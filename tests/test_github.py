@@ -164,6 +164,8 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
     for link in links:
         if link.startswith(folder):
             assert (curriculum / link.removeprefix(folder)).is_dir(), link
+        elif link.startswith(f"{REPO_URL}/edit/main/docs/"):
+            assert (ROOT / "docs" / link.removeprefix(f"{REPO_URL}/edit/main/docs/")).is_file(), link
         else:
             assert link.startswith(prefix), link
             assert (curriculum / link.removeprefix(prefix)).is_file(), link

@@ -483,6 +483,33 @@
     };
   }
 
+  /* ---------- diagrams: Mermaid from this site, loaded only where a page has one ---------- */
+
+  var mermaidLoading = null;
+
+  function setUpDiagrams() {
+    var blocks = document.querySelectorAll("pre.lp-mermaid");
+    if (!blocks.length) return;
+    if (!mermaidLoading) {
+      mermaidLoading = new Promise(function (resolve, reject) {
+        var script = el("script", { src: new URL("assets/vendor/mermaid.min.js", siteRoot()).href });
+        script.onload = resolve;
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
+    }
+    var nodes = Array.prototype.map.call(blocks, function (block) {
+      var diagram = el("div", { class: "lp-mermaid-diagram", text: block.textContent });
+      block.replaceWith(diagram);
+      return diagram;
+    });
+    mermaidLoading.then(function () {
+      var dark = document.body.getAttribute("data-md-color-scheme") === "slate";
+      window.mermaid.initialize({ startOnLoad: false, theme: dark ? "dark" : "default", securityLevel: "strict" });
+      return window.mermaid.run({ nodes: nodes });
+    });
+  }
+
   /* ---------- start ---------- */
 
   function init() {
@@ -490,6 +517,7 @@
     setUpFilters();
     setUpDrills();
     setUpPlanner();
+    setUpDiagrams();
   }
 
   window.llmPath = { schedule: schedule, planIcs: planIcs };

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -245,8 +245,13 @@ def render_data(curriculum: Curriculum) -> dict[str, str]:
     }
 
 
-def navigation(curriculum: Curriculum, options: SiteOptions | None = None) -> list[Any]:
-    """The site's navigation as MkDocs writes it in `nav:`, derived from the data."""
+def navigation(
+    curriculum: Curriculum, options: SiteOptions | None = None, extra: Sequence[tuple[str, str]] = ()
+) -> list[Any]:
+    """The site's navigation as MkDocs writes it in `nav:`, derived from the data.
+
+    `extra` lists hand-written pages as (title, path); they go under "More".
+    """
     options = options or SiteOptions()
     path_section: list[Any] = []
     for number, phase in enumerate(curriculum.phases, start=1):
@@ -268,7 +273,7 @@ def navigation(curriculum: Curriculum, options: SiteOptions | None = None) -> li
         {"Your plan": "plan.md"},
         {"Resources": "resources.md"},
         {"Glossary": "glossary.md"},
-        {"More": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}]},
+        {"More": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}, *({t: p} for t, p in extra)]},
     ]
     return nav
 

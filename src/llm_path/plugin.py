@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             for t in self.curriculum.glossary.terms
             if t.link_in_text
         )
-        config.nav = navigation(self.curriculum, options)
+        config.nav = navigation(self.curriculum, options, hand_written_pages(Path(config.docs_dir)))
         if not config.site_description:
             config.site_description = self.curriculum.path.tagline
         return config
@@ -131,6 +132,13 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             )
         return files
 
+    def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Hand-written pages get the same 'Suggest an edit' link as generated ones, to their own file."""
+        if page.file.generated_by is None and config.repo_url and page.file.src_uri.endswith(".md"):
+            url = f"{config.repo_url.rstrip('/')}/edit/main/docs/{page.file.src_uri}"
+            markdown += f"\n\n[Suggest an edit]({url}){{ .lp-edit }}\n"
+        return markdown
+
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".ipynb"):
             html, figures = slim_notebook_html(html, figure_prefix="figure-")
@@ -150,6 +158,19 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             if path.is_dir():
                 server.watch(str(path))
         return server
+
+
+def hand_written_pages(docs_dir: Path) -> list[tuple[str, str]]:
+    """(title, path) of the Markdown pages written by hand in the docs folder, for the navigation."""
+    pages = []
+    for path in sorted(docs_dir.rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        match = re.search(r"^title:\s*(.+)$", text, re.MULTILINE) or re.search(
+            r"^#\s+(.+)$", text, re.MULTILINE
+        )
+        title = match.group(1).strip().strip("\"'") if match else path.stem.replace("-", " ").capitalize()
+        pages.append((title, path.relative_to(docs_dir).as_posix()))
+    return pages
 
 
 def read_link_health(report: Path) -> dict[str, LinkHealth]:
