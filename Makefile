@@ -10,6 +10,11 @@ export NO_MKDOCS_2_WARNING := 1
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
+LIGHTHOUSE := .cache/node/node_modules/.bin/lighthouse
+
+$(LIGHTHOUSE):  # the quality tests audit pages with Lighthouse (npm), run with Debian's Chromium
+	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error lighthouse@13
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -31,7 +36,7 @@ serve: $(STAMP)  ## Build and serve the site at http://127.0.0.1:8000 with live 
 site: $(STAMP)  ## Build the site into site/ with mkdocs build --strict.
 	$(BIN)/mkdocs build --strict --site-dir site
 
-test: $(STAMP)  ## Run every test (pytest's "no tests collected" counts as a failure).
+test: $(STAMP) $(LIGHTHOUSE)  ## Run every test (pytest's "no tests collected" counts as a failure).
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 

@@ -31,7 +31,7 @@ from typing import Any
 import jupytext
 import nbformat
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 """Bump to re-execute every notebook when the way they are run changes."""
 
 PACKAGES_THAT_MATTER = (
@@ -156,11 +156,19 @@ class _Job:
     threads: int
 
 
-def _kernel_environment(threads: int) -> dict[str, str]:
-    """Each kernel's share of the cores: parallel notebooks whose BLAS each spawn a thread per core thrash."""
+def _kernel_environment(threads: int, workdir: Path) -> dict[str, str]:
+    """Each kernel's share of the cores, and an IPython profile that draws figures for high-density screens.
+
+    Parallel notebooks whose BLAS each spawn a thread per core thrash. Figures are drawn at twice
+    their display size ('retina'), which phones and Lighthouse expect of images.
+    """
+    profile = workdir / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text('c.InlineBackend.figure_formats = {"retina"}\n')
     share = str(threads)
     return {
         **os.environ,
+        "IPYTHONDIR": str(workdir / "ipython"),
         "OMP_NUM_THREADS": share,
         "OPENBLAS_NUM_THREADS": share,
         "MKL_NUM_THREADS": share,
@@ -196,7 +204,7 @@ def _execute(job: _Job) -> tuple[str, float, NotebookFailure | None]:
         )
         try:
             # The kernel's own stderr is launcher chatter; errors in cells arrive as outputs.
-            client.execute(stderr=subprocess.DEVNULL, env=_kernel_environment(job.threads))
+            client.execute(stderr=subprocess.DEVNULL, env=_kernel_environment(job.threads, Path(workdir)))
         except (CellExecutionError, CellTimeoutError, DeadKernelError, TimeoutError) as error:
             index = current["cell"]
             code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]

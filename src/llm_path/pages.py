@@ -250,7 +250,7 @@ def navigation(
 ) -> list[Any]:
     """The site's navigation as MkDocs writes it in `nav:`, derived from the data.
 
-    `extra` lists hand-written pages as (title, path); they go under "More".
+    `extra` lists hand-written pages as (title, path); they go under "About".
     """
     options = options or SiteOptions()
     path_section: list[Any] = []
@@ -273,7 +273,7 @@ def navigation(
         {"Your plan": "plan.md"},
         {"Resources": "resources.md"},
         {"Glossary": "glossary.md"},
-        {"More": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}, *({t: p} for t, p in extra)]},
+        {"About": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}, *({t: p} for t, p in extra)]},
     ]
     return nav
 
