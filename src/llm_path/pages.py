@@ -273,7 +273,13 @@ def navigation(
         {"Your plan": "plan.md"},
         {"Resources": "resources.md"},
         {"Glossary": "glossary.md"},
-        {"About": [{"Advice": "advice.md"}, {"Reading list": "reading-list.md"}, *({t: p} for t, p in extra)]},
+        {
+            "About": [
+                {"Advice": "advice.md"},
+                {"Reading list": "reading-list.md"},
+                *({t: p} for t, p in extra),
+            ]
+        },
     ]
     return nav
 
