@@ -141,6 +141,10 @@ def merge_outputs(fresh: nbformat.NotebookNode, executed: nbformat.NotebookNode)
             ran = next(done)
             cell.outputs = ran.get("outputs", [])
             cell.execution_count = ran.get("execution_count")
+    for index, cell in enumerate(fresh.cells):
+        # jupytext gives cells random ids on every read; stable ones keep an unchanged view byte-identical,
+        # so the converter's cache (keyed on the file's bytes) hits on a warm build.
+        cell.id = f"cell-{index}"
     fresh.metadata["kernelspec"] = executed.metadata.get("kernelspec", {})
     fresh.metadata["language_info"] = executed.metadata.get("language_info", {})
     return fresh
