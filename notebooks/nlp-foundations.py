@@ -259,7 +259,7 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
 # %% [markdown]
 # A tiny example we can do by hand. Three documents:
 #
-# | | text |
+# | document | text |
 # |---|---|
 # | $d_0$ | the cat sat on the mat |
 # | $d_1$ | the dog sat on the log |
