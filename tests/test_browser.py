@@ -13,8 +13,8 @@ import icalendar
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, serve
 from conftest import BIN, FIXTURES, build_site
+from playwright import sync_api as playwright_api
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
 
 PAGES = {

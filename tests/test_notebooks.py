@@ -106,7 +106,7 @@ def test_interrupted_run_leaves_a_valid_cache(tmp_path: Path) -> None:
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=60)
     assert process.returncode != 0
-    assert [p.name for p in cache.rglob(".tmp-*")] == []
+    assert [p.name for p in cache.rglob("*.tmp")] == []
     stored = sorted(p.name.split("-")[0] for p in (cache / "store").glob("*.ipynb"))
     assert stored == ["quick"]
     for path in cache.rglob("*.ipynb"):

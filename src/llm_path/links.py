@@ -63,14 +63,12 @@ import email.utils
 import http.client
 import ipaddress
 import json
-import os
 import queue
 import random
 import re
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tomllib
@@ -89,6 +87,8 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 import yaml
+
+from llm_path.files import write_atomic
 
 STATUSES = ("alive", "moved", "dead", "unverified", "error", "refused")
 CACHE_VERSION = 1
@@ -761,7 +761,7 @@ class LinkCache:
             "results": {u: self.results[u].to_cache() for u in sorted(self.results)},
         }
         try:
-            _write_atomic(self.path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+            write_atomic(self.path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         except OSError as e:
             hint = "pass a writable --cache FILE, or --no-cache"
             raise LinkErrors(
@@ -769,21 +769,6 @@ class LinkCache:
             ) from None
         self._dirty = False
         self._last_save = time.monotonic()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------- checking
@@ -1646,7 +1631,7 @@ def _write_report(target: str, text: str) -> None:
         sys.stdout.write(text)
         return
     try:
-        _write_atomic(Path(target), text)
+        write_atomic(Path(target), text)
     except OSError as e:
         raise LinkErrors(
             [LinkError(f"cannot write the report: {e.strerror}", "pass a writable path", target)]

@@ -31,6 +31,8 @@ from typing import Any
 import jupytext
 import nbformat
 
+from llm_path.files import write_atomic
+
 PIPELINE_VERSION = "2"
 """Bump to re-execute every notebook when the way they are run changes."""
 
@@ -109,19 +111,6 @@ def cache_key(notebook: nbformat.NotebookNode, fingerprint: dict[str, str]) -> s
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     payload = json.dumps({"code": code, "kernel": KERNEL, "env": fingerprint}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def cell_lines(source_text: str) -> list[int]:

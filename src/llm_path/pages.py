@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -21,6 +20,7 @@ from markupsafe import Markup, escape
 
 from llm_path.cards import cards_data
 from llm_path.diagram import path_diagram
+from llm_path.files import write_atomic
 from llm_path.glossary_tips import slugify
 from llm_path.model import Curriculum, Phase, Resource, ResourceType, Topic
 from llm_path.plan import plan_data
@@ -287,13 +287,4 @@ def navigation(
 def write_pages(pages: Mapping[str, str], out: FsPath) -> None:
     """Write pages under `out`, each atomically, so an interrupted run leaves no half-written page."""
     for relative, text in pages.items():
-        target = out / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".md")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temporary, target)
-        except BaseException:
-            FsPath(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(out / relative, text)
