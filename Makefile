@@ -11,6 +11,10 @@ help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 LIGHTHOUSE := .cache/node/node_modules/.bin/lighthouse
+MERMAID := .cache/node/node_modules/mermaid/dist/mermaid.min.js
+
+$(MERMAID):  # diagrams render from this copy, served by the site itself (the theme would use a CDN)
+	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error mermaid@11.17.2
 
 $(LIGHTHOUSE):  # the quality tests audit pages with Lighthouse (npm), run with Debian's Chromium
 	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error lighthouse@13
@@ -21,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
 	@touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install the project with everything it needs.
+install: $(STAMP) $(MERMAID)  ## Create .venv and install the project with everything it needs.
 
 validate: $(STAMP)  ## Check the curriculum YAML and that its JSON Schema is up to date.
 	$(BIN)/llm-path validate curriculum
@@ -30,13 +34,13 @@ validate: $(STAMP)  ## Check the curriculum YAML and that its JSON Schema is up 
 schema: $(STAMP)  ## Regenerate curriculum/schema/ from the models.
 	$(BIN)/llm-path schema
 
-serve: $(STAMP)  ## Build and serve the site at http://127.0.0.1:8000 with live reload.
+serve: $(STAMP) $(MERMAID)  ## Build and serve the site at http://127.0.0.1:8000 with live reload.
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
-site: $(STAMP)  ## Build the site into site/ with mkdocs build --strict.
+site: $(STAMP) $(MERMAID)  ## Build the site into site/ with mkdocs build --strict.
 	$(BIN)/mkdocs build --strict --site-dir site
 
-test: $(STAMP) $(LIGHTHOUSE)  ## Run every test (pytest's "no tests collected" counts as a failure).
+test: $(STAMP) $(MERMAID) $(LIGHTHOUSE)  ## Run every test (pytest's "no tests collected" counts as a failure).
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 

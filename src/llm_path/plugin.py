@@ -40,6 +40,8 @@ class LlmPathConfig(base.Config):
     """Execute stale notebooks and embed every topic's notebook; false builds the site without notebooks."""
     notebook_cache = c.Type(str, default=".cache/notebooks")
     """Where executed notebooks are cached, relative to mkdocs.yml."""
+    mermaid = c.Type(str, default=".cache/node/node_modules/mermaid/dist/mermaid.min.js")
+    """Mermaid's script from its npm package (`make` installs it), served as assets/vendor/mermaid.min.js."""
     notebook_timeout = c.Type(int, default=DEFAULT_CELL_TIMEOUT)
     """Seconds a single notebook cell may run before the build fails."""
 
@@ -121,6 +123,13 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             files.append(File.generated(config, src_uri, content=markdown))
         for src_uri, text in self.data.items():
             files.append(File.generated(config, src_uri, content=text))
+        mermaid = self._path(self.config.mermaid)
+        if mermaid.is_file():
+            files.append(File.generated(config, "assets/vendor/mermaid.min.js", abs_src_path=str(mermaid)))
+        else:
+            log.warning(
+                "Mermaid is not installed at %s, so diagrams will not render; run `make install`", mermaid
+            )
         for view in self.notebook_views.values():
             files.append(
                 File(
