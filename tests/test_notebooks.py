@@ -9,7 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
+import pytest
 from conftest import BIN, FIXTURES, build_site, mkdocs_build, site_config
 
 from llm_path.notebooks import NotebookRunner
@@ -50,6 +52,32 @@ def test_prose_edit_reruns_nothing_and_shows_the_new_prose(tmp_path: Path) -> No
     view = nbformat.read(result.view, as_version=4)
     assert view.cells[0].source == "A better explanation."
     assert view.cells[1].outputs[0]["text"] == "out\n"
+
+
+def test_unchanged_notebook_is_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run recognises an unchanged source by its stamp and never hands it to jupytext."""
+    notebook(tmp_path / "src", "one", "print('out')")
+    NotebookRunner(tmp_path / "src", tmp_path / "cache", jobs=1).run(["one"])
+
+    def must_not_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged notebook was parsed again")
+
+    monkeypatch.setattr(jupytext, "reads", must_not_parse)
+    result = NotebookRunner(tmp_path / "src", tmp_path / "cache", jobs=1).run(["one"])[0]
+    assert result.status == "cached"
+    assert nbformat.read(result.view, as_version=4).cells[1].outputs[0]["text"] == "out\n"
+
+
+def test_new_environment_or_lost_outputs_execute_again(tmp_path: Path) -> None:
+    """The stamp is only trusted for the same environment and while the executed outputs are still stored."""
+    notebook(tmp_path / "src", "one", "print('out')")
+    runner = NotebookRunner(tmp_path / "src", tmp_path / "cache", jobs=1)
+    runner.run(["one"])
+    runner.fingerprint = {**runner.fingerprint, "numpy": "0.0-another"}
+    assert [r.status for r in runner.run(["one"])] == ["executed"]
+    for stored in (tmp_path / "cache/store").glob("one-*.ipynb"):
+        stored.unlink()
+    assert [r.status for r in runner.run(["one"])] == ["executed"]
 
 
 def test_code_edit_reruns_only_that_notebook(tmp_path: Path) -> None:
@@ -120,6 +148,8 @@ def test_site_shows_executed_notebook_with_outputs_and_figure(tmp_path: Path, cu
     page = (site / "notebooks/linear-algebra/index.html").read_text()
     assert "a . b =" in page and "32.0" in page
     assert "<math" in page and "$a" not in page
+    toc = page.split('data-md-component="toc"', 1)[1].split("</nav>", 1)[0]
+    assert "The components of <math" in toc, "maths in a heading is drawn in the table of contents too"
     figures = list((site / "notebooks/linear-algebra").glob("figure-*.png"))
     assert len(figures) == 1 and figures[0].read_bytes().startswith(b"\x89PNG")
     assert f'src="{figures[0].name}"' in page and "base64" not in page
@@ -145,3 +175,23 @@ def test_failing_notebook_fails_the_build(tmp_path: Path, curriculum: Path) -> N
         in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, curriculum: Path) -> None:
+    """A warm build shows the same notebook page from the caches; a build without notebooks evicts none of them."""
+    site = build_site(tmp_path, curriculum)
+    page = (site / "notebooks/linear-algebra/index.html").read_text()
+    converted = sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json"))
+    slimmed = sorted((tmp_path / ".cache/notebooks/pages").iterdir())
+    assert len(converted) == 1 and len(slimmed) == 1
+    shutil.rmtree(site)
+    assert build_site(tmp_path, curriculum) == site
+    assert (site / "notebooks/linear-algebra/index.html").read_text() == page
+    assert len(list((site / "notebooks/linear-algebra").glob("figure-*.png"))) == 1
+    off = mkdocs_build(
+        site_config(tmp_path, curriculum), tmp_path / "site-off", {"LLM_PATH_NOTEBOOKS": "false"}
+    )
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "site-off/notebooks").exists()
+    assert sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json")) == converted
+    assert sorted((tmp_path / ".cache/notebooks/pages").iterdir()) == slimmed

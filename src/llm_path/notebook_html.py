@@ -20,9 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import shutil
 import struct
 from html import escape as html_escape
+from importlib import metadata
+from pathlib import Path
 
+from llm_path import maths
+from llm_path.files import write_atomic
 from llm_path.maths import render_dollars
 
 STYLE = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
@@ -42,7 +47,7 @@ COLLAPSER = re.compile(r'<div class="jp-Collapser[^"]*">\s*</div>\n?')
 WRAPPERS = [
     (re.compile(pattern, re.DOTALL), replacement)
     for pattern, replacement in (
-        # mkdocs-jupyter opens each code cell twice; the outer copy only needs to stay a <div>.
+        # mkdocs-jupyter opens each code cell twice; the outer copy becomes a bare wrapper, dropped later.
         (r'<div class="jp-Cell jp-CodeCell jp-Notebook-cell[^"]*">\n(?=<div class="jp-Cell )', "<div>\n"),
         # Cell ids ("cell-id=1a2b3c4d") are JupyterLab's own; nothing links to them.
         (
@@ -56,34 +61,30 @@ WRAPPERS = [
             r'<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput"[^>]*>',
             '<div class="jp-RenderedMarkdown">',
         ),
-        (
-            r'<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor"[^>]*>',
-            "<div data-search-exclude>",
-        ),
+        (r'<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor"[^>]*>', "<div>"),
         (r'<div class="CodeMirror cm-s-jupyter">', "<div>"),
-        (r'<div class="highlight-ipynb hl-[a-z0-9]+"><pre>', '<div class="highlight"><pre tabindex="0">'),
-        (r'<div class="jp-Cell-outputWrapper">', "<div data-search-exclude>"),
+        (r'<div class="jp-Notebook"[^>]*>', "<div>"),
+        (
+            r'<div class="highlight-ipynb hl-[a-z0-9]+"><pre>',
+            '<div class="highlight" data-search-exclude><pre tabindex="0">',
+        ),
+        (r'<div class="jp-Cell-outputWrapper">', "<div>"),
         (r'<div class="jp-OutputArea jp-Cell-outputArea">', "<div>"),
         (r'<div class="jp-OutputArea-child[^"]*">', "<div>"),
         (r'<div class="jp-RenderedText jp-OutputArea-output[^"]*"', '<div class="jp-OutputArea-output"'),
         # Each output is excluded from search itself: mkdocs-material's search parser compares elements
         # by tag name only, so an excluded <div> stops being excluded at its first inner </div>.
         (r'<div class="([^"]*\bjp-OutputArea-output\b[^"]*)"', r'<div class="\1" data-search-exclude'),
-        # What is left around a cell's code is four empty wrappers; the code block needs none of them.
+        # An output that is one block of text (the usual printout) needs no more than its class.
         (
-            r'<div>\n<div>\n<div data-search-exclude>\n<div>\n\n<div class="highlight">(<pre tabindex="0">.*?</pre>)'
-            r"</div>\n\n</div>\n</div>\n</div>\n</div>",
-            r'<div class="highlight" data-search-exclude>\1</div>',
-        ),
-        # Likewise around an output that is one block of text (the usual printout).
-        (
-            r'<div data-search-exclude>\n<div>\n<div>\n<div class="jp-OutputArea-output" data-search-exclude'
-            r' data-mime-type="text/plain" tabindex="0">\n(<pre>[^<]*</pre>)\n</div>\n</div>\n</div>\n</div>',
+            r'<div class="jp-OutputArea-output" data-search-exclude data-mime-type="text/plain" tabindex="0">\n'
+            r"(<pre>[^<]*</pre>)\n</div>",
             r'<div class="jp-OutputArea-output" tabindex="0" data-search-exclude>\1</div>',
         ),
     )
 ]
 """JupyterLab's nested wrappers and long class lists, cut to what the site's notebook.css styles."""
+DIV_TAG = re.compile(r"<div(?P<attributes>\s[^>]*)?>\n?|(?P<close></div>)\n?")
 MATHML_NAMESPACE = ' xmlns="http://www.w3.org/1998/Math/MathML"'
 MATHML = re.compile(r"<math\b.*?</math>", re.DOTALL)
 CHARACTER_REFERENCE = re.compile(r"&#x([0-9A-Fa-f]+);")
@@ -130,6 +131,7 @@ def slim_notebook_html(html: str, figure_prefix: str) -> tuple[str, dict[str, by
     html = ANCHOR.sub(r'<a class="headerlink" href="\1" title="Permanent link">¶</a>', html)
     for pattern, replacement in WRAPPERS:
         html = pattern.sub(replacement, html)
+    html = _without_bare_divs(html)
     html = HIGHLIGHTED.sub(lambda m: m.group(1) + slim_highlighting(m.group(2)) + m.group(3), html)
     html = MARKDOWN_CELL.sub(lambda m: m.group(1) + render_dollars(m.group(2)) + m.group(3), html)
     html = html.replace(MATHML_NAMESPACE, "")  # HTML parsers put <math> in its namespace by themselves
@@ -144,6 +146,32 @@ def _without(html: str, start: str, end: str) -> str:
     while (found := html.find(start, position)) >= 0 and (close := html.find(end, found)) >= 0:
         parts.append(html[position:found])
         position = close + len(end)
+    parts.append(html[position:])
+    return "".join(parts)
+
+
+def _without_bare_divs(html: str) -> str:
+    """`html` less every <div> without attributes, and its closing tag: wrappers nothing styles.
+
+    They are a third of a notebook page's elements, and every element costs the search indexer time
+    in proportion to how deeply it is nested. Unbalanced markup is returned as it is.
+    """
+    parts = []
+    dropped: list[bool] = []
+    position = 0
+    for match in DIV_TAG.finditer(html):
+        if match.group("close"):
+            if not dropped:
+                return html
+            drop = dropped.pop()
+        else:
+            drop = match.group("attributes") is None
+            dropped.append(drop)
+        if drop:
+            parts.append(html[position : match.start()])
+            position = match.end()
+    if dropped:
+        return html
     parts.append(html[position:])
     return "".join(parts)
 
@@ -197,3 +225,46 @@ def png_size(data: bytes) -> tuple[int, int] | None:
         return None
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+class SlimmedPages:
+    """`slim_notebook_html` with its results kept on disk between builds.
+
+    Slimming a notebook page is most of what a warm build spends on it. The result depends only on the
+    page's HTML and on the code that slims it, so it is stored under a hash of both:
+    `folder/PAGE-HASH/page.html` and the page's figures beside it. Storing a page's new result evicts
+    its old ones; nothing else does, so a build without notebooks keeps the cache.
+    """
+
+    PAGE = "page.html"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.code = _code_digest()
+
+    def slim(self, name: str, html: str, figure_prefix: str) -> tuple[str, dict[str, bytes]]:
+        """What `slim_notebook_html(html, figure_prefix)` returns, for the page called `name`."""
+        digest = hashlib.sha256(f"{self.code}\0{figure_prefix}\0{html}".encode()).hexdigest()[:24]
+        entry = self.folder / f"{name}-{digest}"
+        page = entry / self.PAGE
+        if page.is_file():
+            figures = {f.name: f.read_bytes() for f in entry.iterdir() if f.name != self.PAGE}
+            return page.read_text(encoding="utf-8"), figures
+        slimmed, figures = slim_notebook_html(html, figure_prefix)
+        for figure, data in figures.items():
+            write_atomic(entry / figure, data)
+        write_atomic(page, slimmed)  # last: a page file means the entry is whole
+        for old in self.folder.glob(f"{name}-*"):
+            if old != entry and old.name.removeprefix(f"{name}-").isalnum():
+                shutil.rmtree(old, ignore_errors=True)
+        return slimmed, figures
+
+
+def _code_digest() -> str:
+    """Hash of what decides a slimmed page: this module, the maths renderer and its LaTeX converter."""
+    parts = [
+        Path(__file__).read_bytes(),
+        Path(maths.__file__).read_bytes(),
+        metadata.version("latex2mathml").encode(),
+    ]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()

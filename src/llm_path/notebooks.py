@@ -101,11 +101,6 @@ def environment_fingerprint() -> dict[str, str]:
     }
 
 
-def read_source(source: Path) -> nbformat.NotebookNode:
-    """A jupytext percent script as a notebook (no outputs)."""
-    return jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
-
-
 def cache_key(notebook: nbformat.NotebookNode, fingerprint: dict[str, str]) -> str:
     """Hash of the code cells, the kernel and the environment; prose is left out on purpose."""
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
@@ -281,7 +276,8 @@ class NotebookRunner:
     """Executes what is stale, reuses what is cached, and lays out the executed views.
 
     `cache_dir/store/NAME-KEY.ipynb` holds executed notebooks by cache key;
-    `cache_dir/view/notebooks/NAME.ipynb` is what the site shows.
+    `cache_dir/view/notebooks/NAME.ipynb` is what the site shows;
+    `cache_dir/stamps/NAME.txt` says which source text and cache key that view was made from.
     """
 
     def __init__(
@@ -338,11 +334,20 @@ class NotebookRunner:
                 )
                 results[name] = NotebookResult(name, "failed", 0.0, None, missing)
                 continue
-            notebook = read_source(source)
+            text = source.read_text(encoding="utf-8")
+            up_to_date = None if force else self._view_if_current(name, text)
+            if up_to_date is not None:
+                results[name] = NotebookResult(name, "cached", 0.0, up_to_date)
+                if progress:
+                    progress(results[name], len(results), total)
+                continue
+            notebook = jupytext.reads(text, fmt="py:percent")
             key = cache_key(notebook, self.fingerprint)
             fresh[name] = (notebook, key)
             if self._store(name, key).is_file() and not force:
-                results[name] = NotebookResult(name, "cached", 0.0, self._update_view(name, notebook, key))
+                results[name] = NotebookResult(
+                    name, "cached", 0.0, self._update_view(name, text, notebook, key)
+                )
                 if progress:
                     progress(results[name], len(results), total)
             else:
@@ -358,20 +363,44 @@ class NotebookRunner:
             view = None
             if failure is None:
                 notebook, key = fresh[job.name]
-                view = self._update_view(job.name, notebook, key)
+                view = self._update_view(
+                    job.name, Path(job.source).read_text(encoding="utf-8"), notebook, key
+                )
                 self._evict(job.name, key)
             results[job.name] = NotebookResult(job.name, status, seconds, view, failure)
             if progress:
                 progress(results[job.name], len(results), total)
         return [results[name] for name in names]
 
-    def _update_view(self, name: str, notebook: nbformat.NotebookNode, key: str) -> Path:
+    def _update_view(self, name: str, text: str, notebook: nbformat.NotebookNode, key: str) -> Path:
         executed = nbformat.read(self._store(name, key), as_version=4)
         merged = nbformat.writes(merge_outputs(notebook, executed))
         view = self._view(name)
         if not view.is_file() or view.read_text(encoding="utf-8") != merged:
             write_atomic(view, merged)
+        write_atomic(self._stamp(name), f"{self._source_digest(text)} {key}\n")
         return view
+
+    def _view_if_current(self, name: str, text: str) -> Path | None:
+        """The view, when it was made from this very source text in this environment and its outputs are stored.
+
+        Parsing a notebook with jupytext costs more than everything else a warm build does for it;
+        the stamp written beside each view lets an unchanged notebook skip it.
+        """
+        view, stamp = self._view(name), self._stamp(name)
+        if not view.is_file() or not stamp.is_file():
+            return None
+        digest, _, key = stamp.read_text(encoding="utf-8").strip().partition(" ")
+        if digest != self._source_digest(text) or not self._store(name, key).is_file():
+            return None
+        return view
+
+    def _source_digest(self, text: str) -> str:
+        payload = json.dumps({"source": text, "kernel": KERNEL, "env": self.fingerprint}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _stamp(self, name: str) -> Path:
+        return self.cache_dir / "stamps" / f"{name}.txt"
 
     def _evict(self, name: str, key: str) -> None:
         for old in (self.cache_dir / "store").glob(f"{name}-*.ipynb"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import AnchorLink
 
 from llm_path.glossary_tips import Tip, TipLinker, slugify
 from llm_path.links import LinkCache, LinkErrors
 from llm_path.load import CurriculumError, load_curriculum
-from llm_path.maths import render_arithmatex
+from llm_path.maths import render_arithmatex, render_dollars
 from llm_path.model import Curriculum
-from llm_path.notebook_html import slim_notebook_html
+from llm_path.notebook_html import SlimmedPages
 from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
 from llm_path.pages import LinkHealth, SiteOptions, navigation, render_data, render_site
 
@@ -56,6 +58,7 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
         self.tips: TipLinker | None = None
         self.root = Path.cwd()
         self.notebook_views: dict[str, Path] = {}
+        self.slimmed: SlimmedPages | None = None
 
     def _path(self, relative: str) -> Path:
         return (self.root / relative).resolve()
@@ -73,7 +76,12 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             raise PluginError(
                 f"{count} problem{'s' if count != 1 else ''} in the curriculum:\n{error}"
             ) from None
-        self.notebook_views = self._run_notebooks(notebooks_dir) if self.config.execute_notebooks else {}
+        if self.config.execute_notebooks:
+            self.notebook_views = self._run_notebooks(notebooks_dir)
+        else:
+            self.notebook_views = {}
+            keep_converted_notebooks(config)
+        self.slimmed = SlimmedPages(self._path(self.config.notebook_cache) / "pages")
         options = SiteOptions(
             notebooks={topic_id: f"notebooks/{view.name}" for topic_id, view in self.notebook_views.items()},
             health=read_link_health(self._path(self.config.link_report)),
@@ -150,11 +158,13 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".ipynb"):
-            html, figures = slim_notebook_html(html, figure_prefix="figure-")
+            assert self.slimmed is not None, "on_config sets it"
+            html, figures = self.slimmed.slim(Path(page.file.src_uri).stem, html, figure_prefix="figure-")
             folder = Path(page.file.abs_dest_path).parent
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in figures.items():
                 (folder / name).write_bytes(data)
+            render_toc_maths(page.toc)
             return html
         html = render_arithmatex(html)
         if self.tips is not None and page.file.src_uri != "glossary.md":
@@ -167,6 +177,24 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             if path.is_dir():
                 server.watch(str(path))
         return server
+
+
+def keep_converted_notebooks(config: MkDocsConfig) -> None:
+    """A build without notebooks leaves mkdocs-jupyter's cache alone.
+
+    mkdocs-jupyter evicts every converted notebook a build did not use, so one build without
+    notebooks would make the next build with them convert all of them again.
+    """
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is not None:
+        jupyter.config["cache"] = False
+
+
+def render_toc_maths(toc: Iterable[AnchorLink]) -> None:
+    """A notebook's headings reach its table of contents with their LaTeX as typed; draw it as the page does."""
+    for item in toc:
+        item.title = render_dollars(item.title)
+        render_toc_maths(item.children)
 
 
 def hand_written_pages(docs_dir: Path) -> list[tuple[str, str]]:
