@@ -92,6 +92,21 @@ def test_ticking_a_topic_moves_the_phase_bar_across_reload_and_instant_navigatio
     assert bar.locator("progress").evaluate("p => p.value") == 1
 
 
+def test_marking_earlier_topics_as_known_ticks_exactly_those(page: object, site_url: str) -> None:
+    """On the path's last topic, one click ticks the topics before it (from data/plan.json), not this one."""
+    page.goto(site_url + "topics/attention/")
+    button = page.get_by_role("button", name="Mark every topic before this one as known")
+    button.click()
+    page.get_by_role("button", name="Marked 2 earlier topics as known").wait_for()
+    assert not page.get_by_label("I have finished this topic").is_checked()
+    page.goto(site_url)
+    bar = page.locator('.lp-progress[data-progress="path"] .lp-progress-value')
+    assert bar.inner_text() == "2 of 3 topics done"
+    page.goto(site_url + PAGES["topic"])
+    assert page.get_by_label("I have finished this topic").is_checked()
+    assert page.get_by_role("button", name="Mark every topic before this one as known").count() == 0
+
+
 def test_export_then_import_restores_progress_in_a_fresh_browser(
     browser: object, page: object, site_url: str, tmp_path: Path
 ) -> None:

@@ -113,9 +113,12 @@
     document.querySelectorAll("button[data-mark-before]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () {
-        var before = button.getAttribute("data-mark-before").split(" ").filter(Boolean);
-        setDone(before.map(function (t) { return "t-" + t; }), true);
-        button.textContent = "Marked " + before.length + " earlier topics as known";
+        fetchJson("data/plan.json").then(function (data) {
+          var index = data.order.indexOf(button.getAttribute("data-mark-before"));
+          var before = index > 0 ? data.order.slice(0, index) : [];
+          setDone(before.map(function (t) { return "t-" + t; }), true);
+          button.textContent = "Marked " + before.length + " earlier topics as known";
+        });
       });
     });
     document.querySelectorAll("[data-progress-tools]").forEach(setUpTransfer);

@@ -16,11 +16,12 @@ from llm_path.model import Curriculum
 
 
 def plan_data(curriculum: Curriculum) -> dict[str, Any]:
-    """Tracks, and for each topic its title, hours, page, notebook and resources: all the scheduler reads."""
+    """The path's topic order, tracks, and for each topic its title, hours, page, notebook and resources."""
     phase_of = {t: p for p in curriculum.phases for t in p.topics}
     order = [t.id for t in curriculum.ordered_topics()]
     return {
         "version": 1,
+        "order": order,
         "tracks": [
             {
                 "id": track.id,
