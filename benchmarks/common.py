@@ -1,35 +1,28 @@
-"""Shared by the site benchmarks: paths, a timed strict MkDocs build, a compressing static server, tables.
+"""Shared by the site benchmarks: paths, a timed strict MkDocs build, page types, sizes, tables.
 
 Not a test helper: the benchmarks time things and print what they find; tests/ checks behaviour.
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
-import io
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 from conftest import site_config  # noqa: E402
 
 from llm_path.load import load_curriculum  # noqa: E402
 
-__all__ = ["BIN", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "site_config"]
-
-COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml", "application/xml")
+__all__ = ["BIN", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "serve", "site_config"]
 
 
 class BuildError(SystemExit):
@@ -91,49 +84,6 @@ def page_types(site: Path) -> dict[str, str]:
 def gzip_size(data: bytes) -> int:
     """Bytes after gzip at level 6, what static hosts commonly send."""
     return len(gzip.compress(data, compresslevel=6, mtime=0))
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _CompressingHandler(_QuietHandler):
-    """Serves files as GitHub Pages and most static hosts do: text compressed with gzip when the browser asks."""
-
-    def send_head(self) -> io.BytesIO | None:  # type: ignore[override]
-        path = Path(self.translate_path(self.path))
-        if path.is_dir() and self.path.split("?", 1)[0].endswith("/"):
-            path = path / "index.html"
-        kind = self.guess_type(str(path))
-        if (
-            not path.is_file()
-            or "gzip" not in self.headers.get("Accept-Encoding", "")
-            or not kind.startswith(COMPRESSIBLE)
-        ):
-            return super().send_head()  # type: ignore[return-value]
-        body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=600")  # GitHub Pages' own setting
-        self.end_headers()
-        return io.BytesIO(body)
-
-
-@contextmanager
-def serve(folder: Path, *, compress: bool = True) -> Iterator[str]:
-    """Serve `folder` on a free loopback port (compressed like a static host, unless told not to); yield its URL."""
-    handler = functools.partial(_CompressingHandler if compress else _QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

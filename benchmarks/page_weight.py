@@ -134,7 +134,7 @@ def search_check(site: Path) -> tuple[int, int, list[str]]:
 
     curriculum = load_curriculum(ROOT / "curriculum")
     misses = []
-    with serve(site) as url, sync_playwright() as playwright:
+    with serve(site, compress=True) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(url)
