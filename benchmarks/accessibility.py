@@ -1,12 +1,12 @@
 """Benchmark: axe-core on every page of the real site, in the light and the dark colour scheme.
 
-    .venv/bin/python benchmarks/accessibility.py [--site DIR]
+    .venv/bin/python benchmarks/accessibility.py [--site DIR] [--no-baseline]
 
 The tests scan one page of each type built from the fixture curriculum; this scans every
 page the real curriculum produces (each phase, topic and notebook, the glossary, the plan...)
 in Debian's Chromium, served from 127.0.0.1. Budget: no violation of any impact.
-Baseline (issue 8, the naive build): axe found unnamed dialogs, low-contrast footer text and
-links told apart by colour alone.
+Baseline: the naive build of issue 8 (benchmarks/naive.py), built in the same run from the same
+material; one page of each type, in its only (light) scheme.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import CHROMIUM, CHROMIUM_ARGS, build_project_site, serve, table
+from common import CHROMIUM, CHROMIUM_ARGS, build_project_site, page_types, serve, table
+from naive import build_naive_site
 
-SCHEMES = {"light": "default", "dark": "slate"}
+SCHEMES: dict[str, str | None] = {"light": "default", "dark": "slate"}
 """The reader's preference -> the palette mkdocs-material should apply."""
 
 
@@ -31,8 +32,10 @@ def pages(site: Path) -> list[str]:
     )
 
 
-def scan(site: Path, paths: list[str]) -> dict[str, dict[str, list[str]]]:
-    """Scheme -> page -> its violations, as 'impact rule-id: help (n elements)'."""
+def scan(site: Path, paths: list[str], schemes: dict[str, str | None]) -> dict[str, dict[str, list[str]]]:
+    """Scheme -> page -> its violations, as 'impact rule-id: help (n elements)'.
+
+    `schemes` maps the reader's preference to the palette the site must apply for it (None: any)."""
     import axe_playwright_python
     from playwright.sync_api import sync_playwright
 
@@ -40,7 +43,7 @@ def scan(site: Path, paths: list[str]) -> dict[str, dict[str, list[str]]]:
     found: dict[str, dict[str, list[str]]] = {}
     with serve(site, compress=True) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for scheme, palette in SCHEMES.items():
+        for scheme, palette in schemes.items():
             page = browser.new_context(color_scheme=scheme).new_page()
             found[scheme] = {}
             for number, path in enumerate(paths, start=1):
@@ -48,7 +51,7 @@ def scan(site: Path, paths: list[str]) -> dict[str, dict[str, list[str]]]:
                 page.goto(url + path)
                 page.wait_for_load_state("networkidle")
                 applied = page.evaluate("document.body.dataset.mdColorScheme")
-                if applied != palette:
+                if palette is not None and applied != palette:
                     raise SystemExit(
                         f"/{path}: the {scheme} scheme shows palette {applied!r}, not {palette!r}"
                     )
@@ -66,6 +69,9 @@ def scan(site: Path, paths: list[str]) -> dict[str, dict[str, list[str]]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, help="an already built site to scan instead of building one")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip building and scanning the naive site"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="llm-path-accessibility-") as tmp:
@@ -73,15 +79,20 @@ def main() -> int:
         if not args.site:
             build_project_site(site)
         paths = pages(site)
-        found = scan(site, paths)
+        found = scan(site, paths, SCHEMES)
+        kinds = page_types(site)
+        naive = None
+        if not args.no_baseline:
+            naive_site = build_naive_site(Path(tmp) / "naive")
+            naive = scan(naive_site, list(kinds.values()), {"light": None})["light"]
 
     rows = []
     for scheme, by_page in found.items():
-        kinds = collections.Counter(path.split("/", 1)[0] or "home" for path in by_page)
-        for kind, count in sorted(kinds.items()):
-            failing = [p for p in by_page if (p.split("/", 1)[0] or "home") == kind and by_page[p]]
+        sections = collections.Counter(section(path) for path in by_page)
+        for name, count in sorted(sections.items()):
+            failing = [p for p in by_page if section(p) == name and by_page[p]]
             violations = sum(len(by_page[p]) for p in failing)
-            rows.append((scheme, kind, count, len(failing), violations))
+            rows.append((scheme, name, count, len(failing), violations))
     print(table(["scheme", "section", "pages", "with violations", "violations"], rows))
     problems = [
         f"{scheme} /{path}: {violation}"
@@ -95,8 +106,34 @@ def main() -> int:
     print(
         f"\npages scanned: {len(paths)} in each scheme ({total} scans); violations of any impact: {len(problems)}"
     )
-    print("baseline (issue 8, naive build): unnamed dialogs, low-contrast footer text, colour-only links")
+    if naive is not None:
+        print("\nbaseline, the naive build of the same material (light scheme, one page of each type):")
+        print(
+            table(
+                ["page", "this site", "naive", "naive's violations"],
+                [
+                    (
+                        kind,
+                        len(found["light"][path]),
+                        len(naive[path]),
+                        "; ".join(map(brief, naive[path])) or "-",
+                    )
+                    for kind, path in kinds.items()
+                ],
+            )
+        )
     return 0 if not problems else 1
+
+
+def brief(violation: str) -> str:
+    """'serious color-contrast: Elements must... (118 elements)' -> 'color-contrast (118)'."""
+    rule = violation.split(":", 1)[0].split(" ", 1)[-1]
+    return f"{rule} ({violation.rsplit('(', 1)[-1].split(' ', 1)[0]})"
+
+
+def section(path: str) -> str:
+    """The site's section a page belongs to: its first path segment ('home' for the root)."""
+    return path.split("/", 1)[0] or "home"
 
 
 if __name__ == "__main__":

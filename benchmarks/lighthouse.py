@@ -1,6 +1,6 @@
 """Benchmark: Lighthouse scores of each page type, mobile and desktop, median of 3 runs.
 
-    .venv/bin/python benchmarks/lighthouse.py [--site DIR] [--runs N] [--no-gzip]
+    .venv/bin/python benchmarks/lighthouse.py [--site DIR] [--runs N] [--no-gzip] [--no-baseline]
 
 Builds the real site with every notebook (or uses --site), serves it on 127.0.0.1 the way
 GitHub Pages and other static hosts do (text sent gzip-compressed; --no-gzip serves raw
@@ -11,8 +11,8 @@ of points run to run on a shared machine, so each score is the median of N runs 
 Lighthouse is installed into .cache/node on first use, never globally.
 
 Budgets: performance at least 95 on mobile and 100 on desktop; accessibility, best practices
-and SEO 100, on every page type. Baseline (issue 8, the naive build): the notebook page scored
-65 for mobile performance, stock pages 84-93 for accessibility and 91-92 for SEO.
+and SEO 100, on every page type. Baseline: the naive build of issue 8 (benchmarks/naive.py), built
+in the same run from the same material and measured the same way, with the mobile preset.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from common import CHROMIUM, CHROMIUM_ARGS, ROOT, build_project_site, page_types, serve, table
+from naive import build_naive_site
 
 NODE_PREFIX = ROOT / ".cache" / "node"
 LIGHTHOUSE = NODE_PREFIX / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PERFORMANCE_BUDGET = {"mobile": 95, "desktop": 100}
-NAIVE = "naive build (issue 8): notebook page mobile performance 65; accessibility 84-93; SEO 91-92"
 
 
 def ensure_lighthouse() -> Path:
@@ -75,71 +75,85 @@ def failing(report: dict[str, Any], category: str) -> list[str]:
     ]
 
 
+def measure(url: str, preset: str, runs: int) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """Each category's scores over `runs` runs, and the report of the run with the median performance."""
+    reports = [lighthouse(url, preset) for _ in range(runs)]
+    scores = {c: [round(100 * r["categories"][c]["score"]) for r in reports] for c in CATEGORIES}
+    median_run = sorted(reports, key=lambda r: r["categories"]["performance"]["score"])[len(reports) // 2]
+    return scores, median_run
+
+
+def row(
+    site: str, kind: str, preset: str, scores: dict[str, list[int]], report: dict[str, Any]
+) -> tuple[str, ...]:
+    """A table row: median scores (performance with its range) and the median run's timings."""
+    performance = scores["performance"]
+    metrics = report["audits"]
+    return (
+        site,
+        kind,
+        preset,
+        f"{statistics.median(performance):.0f} ({min(performance)}-{max(performance)})",
+        *(f"{statistics.median(scores[c]):.0f}" for c in CATEGORIES[1:]),
+        f"{metrics['first-contentful-paint']['numericValue'] / 1000:.1f} s",
+        f"{metrics['largest-contentful-paint']['numericValue'] / 1000:.1f} s",
+        f"{metrics['total-blocking-time']['numericValue']:.0f} ms",
+        f"{metrics['cumulative-layout-shift']['numericValue']:.3f}",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, help="an already built site instead of building one")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-gzip", action="store_true", help="serve files uncompressed")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip building and measuring the naive site"
+    )
     args = parser.parse_args()
     ensure_lighthouse()
 
     rows = []
     problems = []
+    mobile: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="llm-path-lighthouse-") as tmp:
         site = args.site or Path(tmp) / "site"
         if not args.site:
             build_project_site(site)
-        with serve(site, compress=not args.no_gzip) as base:
-            for kind, path in page_types(site).items():
-                for preset in ("mobile", "desktop"):
-                    print(f"lighthouse {preset} {kind}...", file=sys.stderr, flush=True)
-                    reports = [lighthouse(base + path, preset) for _ in range(args.runs)]
-                    scores = {
-                        c: [round(100 * r["categories"][c]["score"]) for r in reports] for c in CATEGORIES
-                    }
-                    performance = scores["performance"]
-                    median_run = sorted(reports, key=lambda r: r["categories"]["performance"]["score"])[
-                        len(reports) // 2
-                    ]
-                    metrics = median_run["audits"]
-                    rows.append(
-                        (
-                            kind,
-                            preset,
-                            f"{statistics.median(performance):.0f} ({min(performance)}-{max(performance)})",
-                            *(f"{statistics.median(scores[c]):.0f}" for c in CATEGORIES[1:]),
-                            f"{metrics['first-contentful-paint']['numericValue'] / 1000:.1f} s",
-                            f"{metrics['largest-contentful-paint']['numericValue'] / 1000:.1f} s",
-                            f"{metrics['total-blocking-time']['numericValue']:.0f} ms",
-                            f"{metrics['cumulative-layout-shift']['numericValue']:.3f}",
-                        )
-                    )
-                    if statistics.median(performance) < PERFORMANCE_BUDGET[preset]:
-                        problems.append(
-                            f"{kind} {preset} performance: {', '.join(failing(median_run, 'performance'))}"
-                        )
-                    for category in CATEGORIES[1:]:
-                        if statistics.median(scores[category]) < 100:
+        sites = {"this site": (site, ("mobile", "desktop"))}
+        if not args.no_baseline:
+            sites["naive"] = (build_naive_site(Path(tmp) / "naive"), ("mobile",))
+        kinds = page_types(site)
+        for name, (folder, presets) in sites.items():
+            with serve(folder, compress=not args.no_gzip) as base:
+                for kind, path in kinds.items():
+                    for preset in presets:
+                        print(f"lighthouse {name} {preset} {kind}...", file=sys.stderr, flush=True)
+                        scores, report = measure(base + path, preset, args.runs)
+                        rows.append(row(name, kind, preset, scores, report))
+                        if preset == "mobile":
+                            mobile[name, kind] = statistics.median(scores["performance"])
+                        if name != "this site":
+                            continue
+                        if statistics.median(scores["performance"]) < PERFORMANCE_BUDGET[preset]:
                             problems.append(
-                                f"{kind} {preset} {category}: {', '.join(failing(median_run, category))}"
+                                f"{kind} {preset} performance: {', '.join(failing(report, 'performance'))}"
                             )
+                        for category in CATEGORIES[1:]:
+                            if statistics.median(scores[category]) < 100:
+                                problems.append(
+                                    f"{kind} {preset} {category}: {', '.join(failing(report, category))}"
+                                )
 
-    headers = [
-        "page",
-        "preset",
-        "performance",
-        "accessibility",
-        "best practices",
-        "SEO",
-        "FCP",
-        "LCP",
-        "TBT",
-        "CLS",
-    ]
-    print(table(headers, rows))
+    headers = ["site", "page", "preset", "performance", "accessibility", "best practices", "SEO"]
+    print(table([*headers, "FCP", "LCP", "TBT", "CLS"], rows))
     served = "uncompressed" if args.no_gzip else "gzip, as static hosts serve it"
     print(f"\n{args.runs} runs each, median (range); served on 127.0.0.1, {served}")
-    print(f"baseline, {NAIVE}")
+    if not args.no_baseline:
+        gains = "; ".join(
+            f"{kind} {mobile['this site', kind]:.0f} vs {mobile['naive', kind]:.0f}" for kind in kinds
+        )
+        print(f"mobile performance, this site vs the naive build of the same material: {gains}")
     print("budget: performance >= 95 mobile and 100 desktop; accessibility, best practices and SEO 100")
     for problem in problems:
         print("  over budget:", problem)
