@@ -17,8 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import CHROMIUM, CHROMIUM_ARGS, build_project_site, page_types, serve, table
-from naive import build_naive_site
+from common import CHROMIUM, CHROMIUM_ARGS, page_types, serve, table
+from naive import add_site_arguments, sites_to_measure
 
 SCHEMES: dict[str, str | None] = {"light": "default", "dark": "slate"}
 """The reader's preference -> the palette mkdocs-material should apply."""
@@ -68,23 +68,15 @@ def scan(site: Path, paths: list[str], schemes: dict[str, str | None]) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, help="an already built site to scan instead of building one")
-    parser.add_argument(
-        "--no-baseline", action="store_true", help="skip building and scanning the naive site"
-    )
+    add_site_arguments(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="llm-path-accessibility-") as tmp:
-        site = args.site or Path(tmp) / "site"
-        if not args.site:
-            build_project_site(site)
+        site, naive_site = sites_to_measure(args, Path(tmp))
         paths = pages(site)
         found = scan(site, paths, SCHEMES)
         kinds = page_types(site)
-        naive = None
-        if not args.no_baseline:
-            naive_site = build_naive_site(Path(tmp) / "naive")
-            naive = scan(naive_site, list(kinds.values()), {"light": None})["light"]
+        naive = scan(naive_site, list(kinds.values()), {"light": None})["light"] if naive_site else None
 
     rows = []
     for scheme, by_page in found.items():

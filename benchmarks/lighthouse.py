@@ -27,8 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import CHROMIUM, CHROMIUM_ARGS, ROOT, build_project_site, page_types, serve, table
-from naive import build_naive_site
+from common import CHROMIUM, CHROMIUM_ARGS, ROOT, page_types, serve, table
+from naive import add_site_arguments, sites_to_measure
 
 NODE_PREFIX = ROOT / ".cache" / "node"
 LIGHTHOUSE = NODE_PREFIX / "node_modules" / ".bin" / "lighthouse"
@@ -104,12 +104,9 @@ def row(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, help="an already built site instead of building one")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-gzip", action="store_true", help="serve files uncompressed")
-    parser.add_argument(
-        "--no-baseline", action="store_true", help="skip building and measuring the naive site"
-    )
+    add_site_arguments(parser)
     args = parser.parse_args()
     ensure_lighthouse()
 
@@ -117,12 +114,10 @@ def main() -> int:
     problems = []
     mobile: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="llm-path-lighthouse-") as tmp:
-        site = args.site or Path(tmp) / "site"
-        if not args.site:
-            build_project_site(site)
+        site, naive = sites_to_measure(args, Path(tmp))
         sites = {"this site": (site, ("mobile", "desktop"))}
-        if not args.no_baseline:
-            sites["naive"] = (build_naive_site(Path(tmp) / "naive"), ("mobile",))
+        if naive:
+            sites["naive"] = (naive, ("mobile",))
         kinds = page_types(site)
         for name, (folder, presets) in sites.items():
             with serve(folder, compress=not args.no_gzip) as base:
@@ -149,7 +144,7 @@ def main() -> int:
     print(table([*headers, "FCP", "LCP", "TBT", "CLS"], rows))
     served = "uncompressed" if args.no_gzip else "gzip, as static hosts serve it"
     print(f"\n{args.runs} runs each, median (range); served on 127.0.0.1, {served}")
-    if not args.no_baseline:
+    if naive:
         gains = "; ".join(
             f"{kind} {mobile['this site', kind]:.0f} vs {mobile['naive', kind]:.0f}" for kind in kinds
         )

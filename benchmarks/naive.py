@@ -8,12 +8,13 @@ no llm-path plugin, no template overrides, no CSS or JavaScript of our own, no s
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from common import BIN, ROOT, build
+from common import BIN, ROOT, build, build_project_site
 
 EXECUTED_NOTEBOOKS = ROOT / ".cache" / "notebooks" / "view" / "notebooks"
 """Where the real build leaves the executed notebooks it shows (see llm_path.notebooks)."""
@@ -71,3 +72,19 @@ def build_naive_site(folder: Path) -> Path:
     site = folder / "site"
     build(folder / "mkdocs.yml", site, strict=False)
     return site
+
+
+def add_site_arguments(parser: argparse.ArgumentParser) -> None:
+    """--site (measure a site built already) and --no-baseline (skip the naive site)."""
+    parser.add_argument("--site", type=Path, help="an already built site to measure instead of building one")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip building and measuring the naive site"
+    )
+
+
+def sites_to_measure(args: argparse.Namespace, folder: Path) -> tuple[Path, Path | None]:
+    """The real site (built into `folder` unless --site names one) and the naive one (unless --no-baseline)."""
+    site = args.site or folder / "site"
+    if not args.site:
+        build_project_site(site)
+    return site, None if args.no_baseline else build_naive_site(folder / "naive")

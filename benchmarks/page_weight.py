@@ -26,14 +26,13 @@ from common import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
-    build_project_site,
     gzip_size,
     kilobytes,
     page_types,
     serve,
     table,
 )
-from naive import build_naive_site
+from naive import add_site_arguments, sites_to_measure
 
 from llm_path.load import load_curriculum
 
@@ -68,10 +67,11 @@ def page_rows(site: Path, naive: Path | None) -> tuple[list[tuple[object, ...]],
     """A row per page type (notebook pages: the first, the median and the largest), each beside its naive
     counterpart when there is one, and the figures the budgets are about."""
     pages = [(f"{kind} ({path or '/'})", path) for kind, path in page_types(site).items()]
-    notebooks = sorted((weigh(p)[0], p.parent.name) for p in (site / "notebooks").glob("*/index.html"))
-    if notebooks:
-        for label, (_, name) in (("median", notebooks[len(notebooks) // 2]), ("largest", notebooks[-1])):
-            pages.append((f"notebook, {label} of {len(notebooks)} ({name})", f"notebooks/{name}/"))
+    weights = {p.parent.name: weigh(p) for p in (site / "notebooks").glob("*/index.html")}
+    by_size = sorted(weights, key=lambda name: weights[name][0])
+    if by_size:
+        for label, name in (("median", by_size[len(by_size) // 2]), ("largest", by_size[-1])):
+            pages.append((f"notebook, {label} of {len(by_size)} ({name})", f"notebooks/{name}/"))
     rows: list[tuple[object, ...]] = []
     ratios: dict[str, float] = {}
     for label, path in pages:
@@ -85,12 +85,11 @@ def page_rows(site: Path, naive: Path | None) -> tuple[list[tuple[object, ...]],
             compared = ("-", "-", "-", "-")
         rows.append((label, kilobytes(raw), kilobytes(packed), style, script, *compared))
     figures: dict[str, float] = {}
-    if notebooks:
-        weights = [weigh(site / "notebooks" / name / "index.html") for _, name in notebooks]
+    if weights:
         figures = {
-            "largest raw": max(w[0] for w in weights),
-            "largest gzip": max(w[1] for w in weights),
-            "largest inline": max(max(w[2], w[3]) for w in weights),
+            "largest raw": max(w[0] for w in weights.values()),
+            "largest gzip": max(w[1] for w in weights.values()),
+            "largest inline": max(max(w[2], w[3]) for w in weights.values()),
         }
     return rows, {**figures, **{f"ratio {k}": v for k, v in ratios.items()}}
 
@@ -168,20 +167,14 @@ def search_check(site: Path) -> tuple[int, int, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, help="an already built site to weigh instead of building one")
-    parser.add_argument(
-        "--no-baseline", action="store_true", help="skip building and weighing the naive site"
-    )
+    add_site_arguments(parser)
     parser.add_argument(
         "--no-search-check", action="store_true", help="skip searching each topic in Chromium"
     )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="llm-path-page-weight-") as tmp:
-        site = args.site or Path(tmp) / "site"
-        if not args.site:
-            build_project_site(site)
-        naive = None if args.no_baseline else build_naive_site(Path(tmp) / "naive")
+        site, naive = sites_to_measure(args, Path(tmp))
         rows, figures = page_rows(site, naive)
         headers = ["page type", "raw", "gzip", "largest <style>", "largest inline <script>"]
         headers += ["naive raw", "naive gzip", "naive largest <style>", "raw / naive"]

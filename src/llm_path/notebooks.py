@@ -320,7 +320,7 @@ class NotebookRunner:
         """Bring each named notebook's view up to date; execute only what is stale (or all, with force)."""
         results: dict[str, NotebookResult] = {}
         pending: list[_Job] = []
-        fresh: dict[str, tuple[nbformat.NotebookNode, str]] = {}
+        fresh: dict[str, tuple[str, nbformat.NotebookNode, str]] = {}
         total = len(names)
         for name in names:
             source = self.source_dir / f"{name}.py"
@@ -343,7 +343,7 @@ class NotebookRunner:
                 continue
             notebook = jupytext.reads(text, fmt="py:percent")
             key = cache_key(notebook, self.fingerprint)
-            fresh[name] = (notebook, key)
+            fresh[name] = (text, notebook, key)
             if self._store(name, key).is_file() and not force:
                 results[name] = NotebookResult(
                     name, "cached", 0.0, self._update_view(name, text, notebook, key)
@@ -362,10 +362,8 @@ class NotebookRunner:
         for job, (status, seconds, failure) in _run_in_processes(pending, workers):
             view = None
             if failure is None:
-                notebook, key = fresh[job.name]
-                view = self._update_view(
-                    job.name, Path(job.source).read_text(encoding="utf-8"), notebook, key
-                )
+                text, notebook, key = fresh[job.name]
+                view = self._update_view(job.name, text, notebook, key)
                 self._evict(job.name, key)
             results[job.name] = NotebookResult(job.name, status, seconds, view, failure)
             if progress:
