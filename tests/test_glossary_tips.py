@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from llm_path.glossary_tips import Tip, TipLinker, slugify
+from llm_path.prose import prose_html
 
 LINKER = TipLinker(
-    [Tip("kl-divergence", ("KL divergence", "Kullback-Leibler divergence"), "A <distance> of sorts.")]
+    [
+        Tip(
+            "kl-divergence",
+            ("KL divergence", "Kullback-Leibler divergence"),
+            str(prose_html("A `<distance>` of sorts, $D(p \\| q)$.")),
+        )
+    ]
 )
 
 
-def test_first_mention_in_prose_is_linked_with_an_escaped_tooltip() -> None:
-    """One link per term per page, to the glossary anchor, with the definition escaped."""
+def test_first_mention_in_prose_is_linked_with_a_rendered_tooltip() -> None:
+    """One link per term per page, to the glossary anchor, with the definition rendered as the page renders prose."""
     html = LINKER.link("<p>The KL divergence, and again KL divergence.</p>", "../glossary/")
     assert html.count('class="lp-term"') == 1
     assert (
@@ -18,7 +25,7 @@ def test_first_mention_in_prose_is_linked_with_an_escaped_tooltip() -> None:
         in html
     )
     assert (
-        'role="tooltip" id="lp-tip-kl-divergence" data-search-exclude>A &lt;distance&gt; of sorts.</span>'
+        'role="tooltip" id="lp-tip-kl-divergence" data-search-exclude>A <code>&lt;distance&gt;</code> of sorts, <math'
         in html
     )
 

@@ -8,12 +8,14 @@ from llm_path.load import load_curriculum
 from llm_path.pages import LinkHealth, SiteOptions, navigation, render_site, total_weeks
 
 
-def test_every_text_field_is_escaped(curriculum: Path) -> None:
-    """HTML and link syntax from the data come out as entities."""
+def test_titles_are_text_and_prose_is_its_markdown_subset(curriculum: Path) -> None:
+    """A title's HTML comes out as entities; prose keeps emphasis, code, maths and http(s) links, all inert."""
     pages = render_site(load_curriculum(curriculum))
     topic = pages["topics/linear-algebra.md"]
     assert "MIT 18.06 &lt;script&gt;alert(1)&lt;/script&gt;" in topic
-    assert "&lt;img src=x onerror=alert(2)&gt; &#91;click&#93;(javascript:alert(3))" in topic
+    assert "<em>with</em> <code>&lt;img src=x onerror=alert(2)&gt;</code> as code" in topic
+    assert '<math display="inline"><mrow><mi>a</mi><mo>&lt;</mo><mi>b</mi></mrow></math> as maths' in topic
+    assert '<a href="https://ocw.mit.edu/notes" rel="noopener">its notes</a>.' in topic
 
 
 def test_total_weeks_adds_phases_and_marks_open_ended(curriculum: Path) -> None:

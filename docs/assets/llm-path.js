@@ -272,8 +272,9 @@
       }
       var current = queue[0];
       position.textContent = current.topic_title + " \u00b7 " + queue.length + " left";
-      question.textContent = current.question;
-      answer.textContent = current.answer;
+      // Sanitised at build time (prose.py): only emphasis, code, http(s) links and MathML.
+      question.innerHTML = current.question_html;
+      answer.innerHTML = current.answer_html;
       answer.hidden = true;
       reveal.hidden = false;
       knewButton.hidden = true;

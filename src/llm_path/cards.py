@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 from pathlib import Path
 from typing import Any
 
 from llm_path.model import Curriculum
+from llm_path.prose import prose_html, prose_text
 
 DECK_NAME = "From Linear Algebra to LLMs"
 
 
 def cards_data(curriculum: Curriculum) -> list[dict[str, Any]]:
-    """Every study question with its topic and phase, in path order."""
+    """Every study question with its topic and phase, in path order: as plain text, and as the page shows it.
+
+    The HTML is the sanitised rendering every page uses (prose.py): maths as MathML, code as code.
+    """
     cards = []
     for number, phase in enumerate(curriculum.phases, start=1):
         for topic_id in phase.topics:
@@ -23,8 +28,10 @@ def cards_data(curriculum: Curriculum) -> list[dict[str, Any]]:
                 cards.append(
                     {
                         "id": question.id,
-                        "question": question.question,
-                        "answer": question.answer,
+                        "question": prose_text(question.question),
+                        "answer": prose_text(question.answer),
+                        "question_html": str(prose_html(question.question)),
+                        "answer_html": str(prose_html(question.answer)),
                         "topic": topic.id,
                         "topic_title": topic.title,
                         "phase": phase.id,
@@ -86,16 +93,10 @@ def write_anki(cards: list[dict[str, Any]], out: Path) -> None:
         deck.add_note(
             genanki.Note(
                 model=model,
-                fields=[_html(card["question"]), _html(card["answer"]), _html(card["topic_title"])],
+                fields=[card["question_html"], card["answer_html"], html.escape(card["topic_title"])],
                 tags=tags(card),
                 guid=genanki.guid_for(card["id"]),
             )
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     genanki.Package(deck).write_to_file(str(out))
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text)

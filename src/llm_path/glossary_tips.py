@@ -7,7 +7,6 @@ search index.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +49,8 @@ class Tip:
 
     slug: str
     names: tuple[str, ...]
-    definition: str
+    definition_html: str
+    """The definition as safe inline HTML (prose.py), maths included."""
 
 
 def slugify(term: str) -> str:
@@ -112,7 +112,7 @@ class TipLinker:
                 f'<span class="lp-term-wrap"><a class="lp-term" href="{glossary_href}#{tip.slug}" '
                 f'aria-describedby="lp-tip-{tip.slug}">{match.group(1)}</a>'
                 f'<span class="lp-tip" role="tooltip" id="lp-tip-{tip.slug}" data-search-exclude>'
-                f"{html.escape(tip.definition)}</span></span>"
+                f"{tip.definition_html}</span></span>"
             )
             position = match.end()
         pieces.append(text[position:])

@@ -10,7 +10,22 @@ from __future__ import annotations
 import html
 import re
 
+import nh3
 from latex2mathml.converter import convert
+
+MATHML_TAGS = {
+    "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt",
+    "mroot", "mstyle", "merror", "mpadded", "mphantom", "mfenced", "menclose", "msub", "msup", "msubsup",
+    "munder", "mover", "munderover", "mmultiscripts", "mprescripts", "none", "mtable", "mtr", "mtd", "mlabeledtr",
+}  # fmt: skip
+MATHML_ATTRIBUTES = {
+    "display", "displaystyle", "mathvariant", "mathsize", "mathcolor", "stretchy", "fence", "separator",
+    "separators", "lspace", "rspace", "accent", "accentunder", "movablelimits", "largeop", "symmetric",
+    "minsize", "maxsize", "form", "linethickness", "columnalign", "columnlines", "columnspacing", "rowalign",
+    "rowlines", "rowspacing", "frame", "framespacing", "equalrows", "equalcolumns", "width", "height",
+    "depth", "voffset", "scriptlevel", "open", "close", "notation", "align", "encoding",
+}  # fmt: skip
+"""What MathML may keep: typesetting only; no link (href), style, class, id or event handler."""
 
 ARITHMATEX = re.compile(
     r'<(?P<tag>span|div) class="arithmatex">\s*(?:\\\((?P<inline>.*?)\\\)|\\\[(?P<block>.*?)\\\])\s*</(?P=tag)>',
@@ -21,9 +36,15 @@ ARITHMATEX = re.compile(
 def to_mathml(latex: str, *, display: bool) -> str:
     """One LaTeX formula as MathML; an unparseable formula stays visible as code instead of failing the build."""
     try:
-        return convert(latex.strip(), display="block" if display else "inline")
+        mathml = convert(latex.strip(), display="block" if display else "inline")
     except Exception:  # latex2mathml raises many exception types for bad input
         return f'<code class="lp-maths-error">{html.escape(latex)}</code>'
+    return clean_mathml(mathml)
+
+
+def clean_mathml(mathml: str) -> str:
+    """MathML with only typesetting elements and attributes: whatever the LaTeX said, it cannot link or style."""
+    return nh3.clean(mathml, tags=MATHML_TAGS, attributes={tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS})
 
 
 def render_arithmatex(page_html: str) -> str:

@@ -7,7 +7,6 @@ the description in the generated JSON Schema.
 from __future__ import annotations
 
 import hashlib
-import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -16,42 +15,26 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from llm_path.text_policy import check_http_url, check_prose, check_title
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-def check_http_url(value: str) -> str:
-    """Accept only absolute http(s) URLs with a host and no whitespace or credentials."""
-    match = re.match(r"^(https?)://([^/?#\s]+)[^\s]*$", value)
-    if match is None:
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value) and not value.startswith("http"):
-            raise PydanticCustomError(
-                "url_scheme",
-                "{value} is not an http(s) URL; only http:// and https:// links are accepted",
-                {"value": repr(value)},
-            )
-        raise PydanticCustomError(
-            "url",
-            "{value} is not an http(s) URL; write the full address, e.g. https://{example}",
-            {"value": repr(value), "example": value.removeprefix("//") or "example.org"},
-        )
-    if "@" in match.group(2):
-        raise PydanticCustomError(
-            "url_credentials",
-            "{value} contains credentials; remove the user:password@ part",
-            {"value": repr(value)},
-        )
-    return value
-
-
+_Stripped = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+TitleText = Annotated[_Stripped, AfterValidator(check_title)]
+"""Plain text on one line (see text_policy.py)."""
+ProseText = Annotated[_Stripped, AfterValidator(check_prose)]
+"""Text in the curriculum's Markdown subset (see text_policy.py)."""
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+Hours = Annotated[int, Strict(), Field(gt=0, le=200)]
+WeekNumber = Annotated[int, Strict(), Field(ge=1, le=52)]
+Flag = Annotated[bool, Strict()]
 
 
 class Model(BaseModel):
@@ -86,7 +69,7 @@ class Level(StrEnum):
 class Resource(Model):
     """A link to something worth studying, with what a learner needs to choose it."""
 
-    title: Text
+    title: TitleText
     """The resource's own title, as its author gives it."""
     url: HttpUrl
     """Its full http(s) address; each URL appears once in the whole curriculum."""
@@ -94,13 +77,13 @@ class Resource(Model):
     """One of: video, course, book, paper, article, interactive, tool, community."""
     level: Level
     """One of: intro, intermediate, advanced."""
-    free: bool
+    free: Flag
     """true when it can be read or watched without paying."""
-    author: Text
+    author: TitleText
     """Who made it: a person, a team or an organisation."""
-    description: Text
+    description: ProseText
     """One or two sentences on what it covers and why it is here."""
-    duration: Text | None = None
+    duration: TitleText | None = None
     """Optional effort, e.g. '34 lectures', '2 h', '12 weeks'."""
 
     @property
@@ -112,27 +95,27 @@ class Resource(Model):
 class Idea(Model):
     """A core idea of a topic: a short name and what it says."""
 
-    idea: Text
+    idea: TitleText
     """The idea in a few words, e.g. 'Vectors as information'."""
-    explanation: Text
+    explanation: ProseText
     """One or two sentences explaining it."""
 
 
 class KeyConcept(Model):
     """A term a learner must know after the topic, with a one-line explanation."""
 
-    term: Text
+    term: TitleText
     """The concept's name, e.g. 'Dot product'."""
-    explanation: Text
+    explanation: ProseText
     """One line saying what it is and why it matters here."""
 
 
 class StudyQuestion(Model):
     """A question for retrieval practice and its short, correct answer."""
 
-    question: Text
+    question: ProseText
     """A precise question with one clear answer."""
-    answer: Text
+    answer: ProseText
     """The answer, short enough to check yourself against."""
 
     @property
@@ -146,19 +129,19 @@ class Topic(Model):
 
     id: Slug
     """Lower-case slug; must equal the file name without '.yml'."""
-    title: Text
+    title: TitleText
     """The topic's title, e.g. 'Attention mechanisms'."""
-    summary: Text
+    summary: ProseText
     """Two or three sentences: what the topic is and what you will be able to do."""
-    hours: Annotated[int, Field(gt=0, le=200)]
+    hours: Hours
     """Estimated study hours for a learner on the main path (used by the week planner)."""
     core_ideas: Annotated[list[Idea], Field(min_length=1)]
     """The few ideas the topic rests on."""
     key_concepts: Annotated[list[KeyConcept], Field(min_length=1)]
     """Terms to know, each with a one-line explanation."""
-    practice: Annotated[list[Text], Field(min_length=1)]
+    practice: Annotated[list[ProseText], Field(min_length=1)]
     """What to build or do with your own hands."""
-    why_it_matters: Text
+    why_it_matters: ProseText
     """Why an LLM engineer needs this topic."""
     prerequisites: list[Slug] = []
     """Ids of topics to study first; each must come no later in the path."""
@@ -173,9 +156,9 @@ class Topic(Model):
 class Weeks(Model):
     """A phase's duration in weeks: min-max, or open-ended when max is omitted."""
 
-    min: Annotated[int, Field(ge=1, le=52)]
+    min: WeekNumber
     """The shortest sensible duration, in weeks."""
-    max: Annotated[int, Field(ge=1, le=52)] | None = None
+    max: WeekNumber | None = None
     """The longest, in weeks; omit for open-ended phases ('8+ weeks')."""
 
     @model_validator(mode="after")
@@ -197,24 +180,24 @@ class Weeks(Model):
 class Week(Model):
     """One week of a phase's plan: which topics, which resources, what to do."""
 
-    week: Annotated[int, Field(ge=1, le=52)]
+    week: WeekNumber
     """The week number within the phase, starting at 1."""
-    focus: Text
+    focus: TitleText
     """What the week is about, in a few words."""
     topics: Annotated[list[Slug], Field(min_length=1)]
     """Ids of the phase's topics studied this week."""
     resources: list[HttpUrl] = []
     """URLs of resources (from those topics) to work through this week."""
-    activities: list[Text] = []
+    activities: list[ProseText] = []
     """Concrete tasks: lectures to watch, chapters to read, code to write."""
 
 
 class Milestone(Model):
     """What a learner can show at the end of a phase."""
 
-    title: Text
+    title: TitleText
     """A short name for the milestone."""
-    description: Text
+    description: ProseText
     """What to build or demonstrate, and how to know it is done."""
 
 
@@ -223,13 +206,13 @@ class Phase(Model):
 
     id: Slug
     """Lower-case slug; the file is phases/NN-<id>.yml."""
-    title: Text
+    title: TitleText
     """The phase's title, e.g. 'Mathematical foundations'."""
     weeks: Weeks
     """Duration in weeks, e.g. {min: 4, max: 6}."""
-    summary: Text
+    summary: ProseText
     """Two or three sentences on what the phase covers."""
-    goals: Annotated[list[Text], Field(min_length=1)]
+    goals: Annotated[list[ProseText], Field(min_length=1)]
     """What you can do at the end of the phase."""
     topics: Annotated[list[Slug], Field(min_length=1)]
     """Ids of the phase's topics, in study order."""
@@ -244,11 +227,11 @@ class Track(Model):
 
     id: Slug
     """e.g. 'beginner'."""
-    title: Text
+    title: TitleText
     """e.g. 'Beginner'."""
-    duration: Text
+    duration: TitleText
     """How long it usually takes, e.g. '0-6 months'."""
-    description: Text
+    description: ProseText
     """Who it is for and what it focuses on."""
     topics: Annotated[list[Slug], Field(min_length=1)]
     """Ids of the topics it covers, in order."""
@@ -257,11 +240,11 @@ class Track(Model):
 class Path(Model):
     """The whole path: its title and the order of its phases."""
 
-    title: Text
+    title: TitleText
     """The site's title."""
-    tagline: Text
+    tagline: TitleText
     """One sentence under the title."""
-    description: Text
+    description: ProseText
     """A paragraph for the home page and search engines."""
     phases: Annotated[list[Slug], Field(min_length=1)]
     """Phase ids in order."""
@@ -272,15 +255,15 @@ class Path(Model):
 class GlossaryTerm(Model):
     """A term, its definition, and the topic that teaches it."""
 
-    term: Text
+    term: TitleText
     """The term as it appears in text, e.g. 'Temperature'."""
-    definition: Text
+    definition: ProseText
     """One or two sentences."""
     topic: Slug
     """Id of the topic that teaches it."""
-    aliases: list[Text] = []
+    aliases: list[TitleText] = []
     """Other spellings to recognise in text, e.g. 'top-p' for 'nucleus sampling'."""
-    link_in_text: bool = True
+    link_in_text: Flag = True
     """false for words too common to link wherever they appear (e.g. 'Key', 'Recall')."""
 
 
@@ -294,9 +277,9 @@ class Glossary(Model):
 class Advice(Model):
     """A piece of advice from someone who has walked the path, with its source."""
 
-    quote: Text
+    quote: ProseText
     """The advice, quoted or closely paraphrased (say which in 'source')."""
-    source: Text
+    source: TitleText
     """Who said it and where."""
     url: HttpUrl | None = None
     """Where it was said, when it is online."""
@@ -312,15 +295,15 @@ class AdviceList(Model):
 class ReadingItem(Model):
     """A book, paper or article on a reading shelf."""
 
-    title: Text
+    title: TitleText
     """Its title."""
-    author: Text
+    author: TitleText
     """Its author(s)."""
     type: ResourceType
     """What kind of thing it is."""
     url: HttpUrl | None = None
     """Where to find it, when it is online."""
-    note: Text | None = None
+    note: ProseText | None = None
     """Why to read it, in one sentence."""
 
 
@@ -329,9 +312,9 @@ class Shelf(Model):
 
     id: Slug
     """e.g. 'next-up'."""
-    title: Text
+    title: TitleText
     """e.g. 'Next up'."""
-    description: Text
+    description: ProseText
     """What the shelf holds."""
     items: Annotated[list[ReadingItem], Field(min_length=1)]
     """The items, in order."""

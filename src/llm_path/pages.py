@@ -8,6 +8,7 @@ cannot produce markup from data.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from llm_path.cards import cards_data
 from llm_path.diagram import path_diagram
@@ -24,6 +25,8 @@ from llm_path.files import write_atomic
 from llm_path.glossary_tips import slugify
 from llm_path.model import Curriculum, Phase, Resource, ResourceType, Topic
 from llm_path.plan import plan_data
+from llm_path.prose import meta_text, plain_markup, prose_html, prose_text
+from llm_path.text_policy import Prose
 
 TYPE_HEADINGS = {
     ResourceType.course: "Courses",
@@ -63,15 +66,20 @@ class SiteOptions:
 
 
 def _inert(value: Any) -> Any:
-    """Escape every value a template prints: HTML, and the Markdown that makes links or breaks tables."""
+    """How a template shows every value it prints: prose in its Markdown subset, anything else as plain text."""
     if value is None:
         return ""
     if isinstance(value, Markup):
         return value
-    text = str(escape(str(value)))
-    for char, entity in (("[", "&#91;"), ("]", "&#93;"), ("|", "&#124;")):
-        text = text.replace(char, entity)
-    return Markup(text)
+    if isinstance(value, Prose):
+        return prose_html(value)
+    return plain_markup(str(value))
+
+
+def _meta(value: Any) -> Markup:
+    """A value for the page's front matter (title, description), which the theme prints unescaped."""
+    text = prose_text(value) if isinstance(value, Prose) else str(value)
+    return Markup(json.dumps(meta_text(text), ensure_ascii=False))
 
 
 def _environment() -> jinja2.Environment:
@@ -85,6 +93,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["weeks_label"] = lambda weeks: f"{weeks} week{'s' if str(weeks) != '1' else ''}"
+    env.filters["meta"] = _meta
     return env
 
 
@@ -132,12 +141,14 @@ class _Renderer:
         self.order = [t.id for t in curriculum.ordered_topics()]
 
     def render(self, template: str, page: str, **context: Any) -> str:
-        def link(target: str) -> str:
-            return _relative(target, page)
+        def link(target: str) -> Markup:
+            return Markup(html.escape(_relative(target, page)))
 
-        def url(target: str) -> str:
+        def url(target: str) -> Markup:
             """A link for raw HTML, which MkDocs does not rewrite: relative to the page's directory URL."""
-            return _relative(target, page.removesuffix(".md").removesuffix("index") + "/")
+            return Markup(
+                html.escape(_relative(target, page.removesuffix(".md").removesuffix("index") + "/"))
+            )
 
         return ENV.get_template(template).render(
             c=self.c,
@@ -156,12 +167,13 @@ class _Renderer:
             **context,
         )
 
-    def edit_url(self, source: str | None) -> str | None:
+    def edit_url(self, source: str | None) -> Markup | None:
         """Where to edit the YAML behind a page: the file itself, or the folder for pages drawn from many files."""
         if not self.options.repo_url or not source:
             return None
         action = "tree" if source.endswith("/") else "edit"
-        return f"{self.options.repo_url.rstrip('/')}/{action}/{self.options.edit_branch}/curriculum/{source.rstrip('/')}"
+        address = f"{self.options.repo_url.rstrip('/')}/{action}/{self.options.edit_branch}/curriculum/{source.rstrip('/')}"
+        return Markup(html.escape(address))
 
     def home(self) -> str:
         return self.render(
@@ -250,20 +262,21 @@ def navigation(
 ) -> list[Any]:
     """The site's navigation as MkDocs writes it in `nav:`, derived from the data.
 
-    `extra` lists hand-written pages as (title, path); they go under "About".
+    `extra` lists hand-written pages as (title, path); they go under "About". The theme prints
+    navigation titles unescaped, so data titles are escaped here.
     """
     options = options or SiteOptions()
     path_section: list[Any] = []
     for number, phase in enumerate(curriculum.phases, start=1):
         entries: list[Any] = [{"Overview": phase_page(phase.id)}]
-        entries += [{curriculum.topics[t].title: topic_page(t)} for t in phase.topics]
-        path_section.append({f"{number}. {phase.title}": entries})
+        entries += [{meta_text(curriculum.topics[t].title): topic_page(t)} for t in phase.topics]
+        path_section.append({meta_text(f"{number}. {phase.title}"): entries})
     nav: list[Any] = [{"Home": "index.md"}, {"The path": path_section}]
     if options.notebooks:
         nav.append(
             {
                 "Notebooks": [
-                    {curriculum.topics[t].title: options.notebooks[t]}
+                    {meta_text(curriculum.topics[t].title): options.notebooks[t]}
                     for t in (topic.id for topic in curriculum.ordered_topics())
                     if t in options.notebooks
                 ]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
@@ -27,6 +28,8 @@ from llm_path.model import Curriculum
 from llm_path.notebook_html import SlimmedPages
 from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
 from llm_path.pages import LinkHealth, SiteOptions, navigation, render_data, render_site
+from llm_path.prose import meta_text, prose_html
+from llm_path.text_policy import is_http_url
 
 log = logging.getLogger("mkdocs.plugins.llm_path")
 
@@ -90,13 +93,13 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
         self.pages = render_site(self.curriculum, options)
         self.data = render_data(self.curriculum)
         self.tips = TipLinker(
-            Tip(slugify(t.term), (t.term, *t.aliases), t.definition)
+            Tip(slugify(t.term), (t.term, *t.aliases), str(prose_html(t.definition)))
             for t in self.curriculum.glossary.terms
             if t.link_in_text
         )
         config.nav = navigation(self.curriculum, options, hand_written_pages(Path(config.docs_dir)))
         if not config.site_description:
-            config.site_description = self.curriculum.path.tagline
+            config.site_description = meta_text(self.curriculum.path.tagline)
         return config
 
     def _run_notebooks(self, notebooks_dir: Path) -> dict[str, Path]:
@@ -150,7 +153,15 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
         return files
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
-        """Hand-written pages get the same 'Suggest an edit' link as generated ones, to their own file."""
+        """Hand-written pages get the same 'Suggest an edit' link as generated ones, to their own file.
+
+        A generated page's front matter holds its title and description already escaped (the theme
+        prints them as they are); marked safe, the theme's own `| e` does not escape them twice.
+        """
+        if page.file.generated_by is not None:
+            for key in ("title", "description"):
+                if isinstance(page.meta.get(key), str):
+                    page.meta[key] = Markup(page.meta[key])
         if page.file.generated_by is None and config.repo_url and page.file.src_uri.endswith(".md"):
             url = f"{config.repo_url.rstrip('/')}/edit/main/docs/{page.file.src_uri}"
             markdown += f"\n\n[Suggest an edit]({url}){{ .lp-edit }}\n"
@@ -217,4 +228,9 @@ def read_link_health(report: Path) -> dict[str, LinkHealth]:
     except LinkErrors as error:
         log.warning("ignoring the link report: %s", error)
         return {}
-    return {url: LinkHealth(r.status, r.checked_at, r.final_url) for url, r in cache.results.items()}
+    return {
+        url: LinkHealth(
+            r.status, r.checked_at, r.final_url if r.final_url and is_http_url(r.final_url) else None
+        )
+        for url, r in cache.results.items()
+    }
