@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from conftest import BIN
 
-from llm_path.load import CurriculumError, load_curriculum, parse_yaml
+from llm_path.load import MAX_DEPTH, MAX_FILE_BYTES, CurriculumError, load_curriculum, parse_yaml
 
 
 def problems_after(curriculum: Path, edits: dict[str, str | None]) -> list[str]:
@@ -204,6 +208,130 @@ BAD_EDITS = [
         ["phases/01-foundations.yml:4:8: weeks: max (2) is below min (3); write max >= min, or omit max"],
     ),
     (
+        "boolean-where-a-number-belongs",
+        "topics/attention.yml",
+        "hours: 12",
+        "hours: true",
+        [
+            "topics/attention.yml:5:8: hours: expected a whole number, got a boolean (true/false); write a whole number"
+        ],
+    ),
+    (
+        "text-where-a-boolean-belongs",
+        "topics/attention.yml",
+        "    free: true\n    author: Vaswani",
+        "    free: 'yes'\n    author: Vaswani",
+        [
+            "topics/attention.yml:20:11: resources[0].free: expected true or false, got text ('yes'); write true or false"
+        ],
+    ),
+    (
+        "url-without-host",
+        "topics/attention.yml",
+        "url: https://arxiv.org/abs/1706.03762",
+        "url: https://:80/",
+        [
+            "topics/attention.yml:17:10: resources[0].url: 'https://:80/' has no host; write the site's name after //, e.g. https://example.org/"
+        ],
+    ),
+    (
+        "url-with-a-space",
+        "topics/attention.yml",
+        "url: https://arxiv.org/abs/1706.03762",
+        "url: https://arxiv.org/abs/1706 03762",
+        [
+            "topics/attention.yml:17:36: resources[0].url: 'https://arxiv.org/abs/1706 03762' holds a space; write the address without it (a space inside an address is written %20)"
+        ],
+    ),
+    (
+        "url-with-a-newline",
+        "topics/attention.yml",
+        "url: https://arxiv.org/abs/1706.03762",
+        'url: "https://arxiv.org/abs/\\n1706.03762"',
+        [
+            "topics/attention.yml:17:33: resources[0].url: 'https://arxiv.org/abs/\\n1706.03762' holds a line break; write the address without it (a space inside an address is written %20)"
+        ],
+    ),
+    (
+        "url-scheme-twice",
+        "topics/attention.yml",
+        "url: https://arxiv.org/abs/1706.03762",
+        "url: https://https://arxiv.org/abs/1706.03762",
+        [
+            "topics/attention.yml:17:10: resources[0].url: 'https://https://arxiv.org/abs/1706.03762' starts with its scheme twice; write it once, e.g. 'https://arxiv.org/abs/1706.03762'"
+        ],
+    ),
+    (
+        "homoglyph-id",
+        "topics/attention.yml",
+        "id: attention",
+        "id: \u0430ttention",
+        [
+            "topics/attention.yml:2:5: id: '\u0430ttention' is not a valid id; it holds CYRILLIC SMALL LETTER A (U+0430), which is not one of a-z, 0-9 or '-' (it may only look like one); retype it with those"
+        ],
+    ),
+    (
+        "title-with-a-line-break",
+        "topics/attention.yml",
+        "title: Attention mechanisms",
+        'title: "Attention\\nmechanisms"',
+        [
+            "topics/attention.yml:3:18: title: is a title-like field and holds a line break; write it on one line"
+        ],
+    ),
+    (
+        "raw-html-in-prose",
+        "topics/attention.yml",
+        "summary: How a model decides what to look at.",
+        "summary: How a model <b onmouseover=alert(1)>decides</b>.",
+        [
+            "topics/attention.yml:4:22: summary: holds raw HTML ('<b'), which curriculum text may not contain; write plain text; put code in backticks, e.g. `<div>`"
+        ],
+    ),
+    (
+        "attribute-list-in-prose",
+        "topics/attention.yml",
+        "summary: How a model decides what to look at.",
+        "summary: 'How a *model*{: onclick=alert(1) } decides.'",
+        [
+            "topics/attention.yml:4:24: summary: holds a brace, which starts an attribute list ('{'), which curriculum text may not contain; delete it, or put it in backticks as code or inside maths"
+        ],
+    ),
+    (
+        "maths-link-in-prose",
+        "topics/attention.yml",
+        "summary: How a model decides what to look at.",
+        "summary: 'How $\\href{javascript:alert(1)}{x}$ looks.'",
+        [
+            "topics/attention.yml:4:16: summary: holds a maths command that makes links, styles or markup ('\\\\href'), which curriculum text may not contain; delete it; maths from the curriculum may only typeset"
+        ],
+    ),
+    (
+        "merge-key",
+        "topics/attention.yml",
+        "  - idea: Selective focus\n    explanation: Weights over positions.",
+        "  - <<: {idea: Selective focus}\n    explanation: Weights over positions.",
+        [
+            "topics/attention.yml:7:5: the merge key '<<' is not allowed in the curriculum; write the keys out in full"
+        ],
+    ),
+    (
+        "anchor-and-alias",
+        "topics/attention.yml",
+        "practice: [Build attention from scratch.]",
+        "practice: &p [Build attention from scratch.]\nwhy: *p",
+        [
+            "topics/attention.yml:12:11: the YAML anchor '&p' is not allowed in the curriculum; write the value out in full and delete the anchor"
+        ],
+    ),
+    (
+        "nul-byte",
+        "topics/attention.yml",
+        "why_it_matters: Attention",
+        "why_it_matters: Atten\x00tion",
+        ["topics/attention.yml:13:22: the control character U+0000 cannot appear in YAML; delete it"],
+    ),
+    (
         "invalid-id",
         "phases/02-transformers.yml",
         "id: transformers",
@@ -306,3 +434,118 @@ def test_yaml_is_loaded_safely() -> None:
     assert doc is None
     assert len(problems) == 1
     assert problems[0].message.startswith("YAML syntax error: ")
+
+
+def test_symlink_to_a_file_outside_is_refused_and_never_read(curriculum: Path, tmp_path: Path) -> None:
+    """A link into the curriculum is one located line; the linked file's contents appear nowhere."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("title: TOP-SECRET-4711\n")
+    (curriculum / "topics/evil.yml").symlink_to(secret)
+    problems = problems_after(curriculum, {})
+    assert problems == [
+        "topics/evil.yml:1:1: is a symbolic link; the curriculum reads only regular files inside its folder: put the file itself here"
+    ]
+    assert "TOP-SECRET" not in "".join(problems)
+
+
+def test_a_linked_folder_is_refused(curriculum: Path, tmp_path: Path) -> None:
+    """A topics/ folder that is a link (it could point anywhere) is refused as a whole."""
+    outside = tmp_path / "elsewhere"
+    (curriculum / "topics").rename(outside)
+    (curriculum / "topics").symlink_to(outside)
+    assert problems_after(curriculum, {}) == [
+        "topics:1:1: is a symbolic link; the curriculum reads only regular files inside its folder: put the file itself here"
+    ]
+
+
+def test_dangling_link_folder_named_yml_and_yaml_suffix(curriculum: Path) -> None:
+    """A dangling link, a folder named like a file and a .yaml file: one located line each, in one run."""
+    (curriculum / "topics/gone.yml").symlink_to(curriculum / "nowhere.yml")
+    (curriculum / "topics/folder.yml").mkdir()
+    (curriculum / "topics/stray.yaml").write_text("id: stray\n")
+    assert problems_after(curriculum, {}) == [
+        "topics/folder.yml:1:1: is a folder, not a YAML file; rename it so its name does not end in '.yml'",
+        "topics/gone.yml:1:1: is a symbolic link; the curriculum reads only regular files inside its folder: put the file itself here",
+        "topics/stray.yaml:1:1: is not read; name it stray.yml",
+    ]
+
+
+def test_editor_and_temporary_files_are_skipped(curriculum: Path) -> None:
+    """Files an editor or an interrupted write leaves (.tmp-*, .#*, *~) are not curriculum files."""
+    for name in (".tmp-attention.yml", ".#attention.yml", "attention.yml~", ".attention.yml.x1y2.tmp"):
+        (curriculum / "topics" / name).write_text("not: [valid")
+    load_curriculum(curriculum)
+
+
+def test_unreadable_file_as_an_unprivileged_user(curriculum: Path) -> None:
+    """Run by a user who may not read a file, the validator names it in one line and exits 1, with no traceback."""
+    target = curriculum / "topics/attention.yml"
+    target.chmod(0o000)
+    for folder in (curriculum, *curriculum.parents):
+        if folder.stat().st_mode & 0o005 != 0o005:
+            folder.chmod(
+                folder.stat().st_mode | 0o005
+            )  # the unprivileged user may reach the folder, not the file
+    run_as_nobody = (
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.getuid() == 0 else []
+    )
+    result = subprocess.run(
+        [*run_as_nobody, str(BIN / "llm-path"), "validate", str(curriculum)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=curriculum.parent,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (
+        "curriculum/topics/attention.yml:1:1: cannot be read (permission denied); make it readable, e.g. chmod a+r"
+        in result.stderr.splitlines()
+    )
+
+
+def test_billion_laughs_is_refused_within_a_second(curriculum: Path) -> None:
+    """Nine levels of aliases would expand to a billion strings; the first anchor is refused at once."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join(['*a' + str(i - 1)] * 10)}]" for i in range(1, 10)]
+    started = time.perf_counter()
+    problems = problems_after(curriculum, {"advice.yml": "\n".join(lines) + "\n"})
+    assert time.perf_counter() - started < 1.0
+    assert problems == [
+        "advice.yml:1:5: the YAML anchor '&a0' is not allowed in the curriculum; write the value out in full and delete the anchor"
+    ]
+
+
+def test_deep_nesting_is_refused_at_its_position(curriculum: Path) -> None:
+    """5,000 nested lists stop at the documented depth with a located line, not a RecursionError."""
+    problems = problems_after(curriculum, {"advice.yml": "advice: " + "[" * 5000 + "]" * 5000 + "\n"})
+    assert problems == [
+        f"advice.yml:1:{9 + MAX_DEPTH - 1}: nesting deeper than {MAX_DEPTH} levels, which no curriculum file needs; check the indentation, or close the brackets opened above"
+    ]
+
+
+def test_utf16_and_undecodable_bytes_are_located(curriculum: Path) -> None:
+    """UTF-16 is named as such; a bad byte in UTF-8 is reported at its real line and column."""
+    (curriculum / "advice.yml").write_bytes("advice: []\n".encode("utf-16"))
+    text = (curriculum / "glossary.yml").read_bytes()
+    (curriculum / "glossary.yml").write_bytes(text.replace(b"Divides logits", b"Div\xffides logits"))
+    assert problems_after(curriculum, {}) == [
+        "advice.yml:1:1: is UTF-16 text; save it as UTF-8",
+        "glossary.yml:4:20: is not UTF-8 text (byte 0xFF here cannot be decoded); save the file as UTF-8",
+    ]
+
+
+def test_messages_quote_at_most_about_80_characters(curriculum: Path) -> None:
+    """A huge bad value is quoted short, on one line."""
+    edits = edited(curriculum, "topics/attention.yml", "type: paper", "type: " + "x" * 10_000)
+    (problem,) = problems_after(curriculum, edits)
+    assert len(problem) < 300 and "x" * 100 not in problem and "…" in problem
+
+
+def test_oversized_file_is_refused_unread(curriculum: Path) -> None:
+    """A file over the size limit is one line, not minutes of parsing."""
+    (curriculum / "advice.yml").write_text("advice:\n" + "  - quote: x\n    source: y\n" * 60_000)
+    assert problems_after(curriculum, {}) == [
+        f"advice.yml:1:1: holds more than {MAX_FILE_BYTES // 1024} KiB, more than any curriculum file needs; split it"
+    ]

@@ -7,9 +7,14 @@ before anything is raised.
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import os
+import re
+import stat
 import types
 import typing
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
@@ -28,6 +33,7 @@ from llm_path.model import (
     ReadingList,
     Topic,
 )
+from llm_path.text_policy import QUOTE_LIMIT, quote
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -37,6 +43,9 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 def _index(doc: Document, node: yaml.Node, loc: Loc, problems: list[Problem]) -> None:
     """Record the position of every key and value under `node`, flagging duplicate keys."""
     doc.values[loc] = _mark(node)
+    one_line = node.start_mark.line == node.end_mark.line
+    if isinstance(node, yaml.ScalarNode) and node.style in (None, "'", '"') and one_line:
+        doc.one_line[loc] = 0 if node.style is None else 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -61,34 +70,120 @@ def _index(doc: Document, node: yaml.Node, loc: Loc, problems: list[Problem]) ->
             _index(doc, item, (*loc, i), problems)
 
 
+MAX_DEPTH = 16
+"""Deepest nesting a curriculum file may use; the deepest real one is 5 levels (phase > schedule > week > list > item)."""
+
+MAX_FILE_BYTES = 1 << 20
+"""Largest curriculum file read (1 MiB); the largest real one is under 100 KB."""
+
 _YAML_HINTS = {
     "found character '\\t' that cannot start any token": "indent with spaces, not tabs",
     "mapping values are not allowed here": "put text that contains ': ' in quotes",
     "could not find expected ':'": "write each entry as 'key: value' and check indentation",
-    "found undefined alias": "define the &anchor before using *alias, or remove the '*'",
     "expected <block end>, but found": "check the indentation of this line against the one above",
     "found unhashable key": "keys must be plain text",
+    "could not determine a constructor": "remove the '!' tag; write the value as plain text",
 }
 
 
-def _yaml_problem(file: str, error: yaml.YAMLError) -> Problem:
+class _RefusedYaml(yaml.MarkedYAMLError):
+    """YAML that parses but that the curriculum refuses: anchors, aliases, merge keys, deep nesting."""
+
+
+class _CurriculumLoader(yaml.SafeLoader):
+    """The safe loader, refusing at their position what the curriculum never needs and an attacker would use.
+
+    Aliases are how a small file expands into gigabytes ("billion laughs"); refusing anchors,
+    aliases and merge keys while composing, before anything is built, keeps time and memory bounded.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._refuse(event, f"alias '*{event.anchor}'", "write the value out in full")
+        if getattr(event, "anchor", None):
+            self._refuse(
+                event, f"anchor '&{event.anchor}'", "write the value out in full and delete the anchor"
+            )
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _RefusedYaml(
+                problem=f"nesting deeper than {MAX_DEPTH} levels, which no curriculum file needs",
+                problem_mark=event.start_mark,
+                note="check the indentation, or close the brackets opened above",
+            )
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self.depth -= 1
+
+    def compose_mapping_node(self, anchor: object) -> yaml.MappingNode:
+        node: yaml.MappingNode = super().compose_mapping_node(anchor)  # type: ignore[no-untyped-call]
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                raise _RefusedYaml(
+                    problem="the merge key '<<' is not allowed in the curriculum",
+                    problem_mark=key.start_mark,
+                    note="write the keys out in full",
+                )
+        return node
+
+    @staticmethod
+    def _refuse(event: yaml.Event, what: str, instead: str) -> None:
+        raise _RefusedYaml(
+            problem=f"the YAML {what} is not allowed in the curriculum",
+            problem_mark=event.start_mark,
+            note=instead,
+        )
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character `index` in `text`."""
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def _yaml_problem(file: str, text: str, error: yaml.YAMLError) -> Problem:
+    if isinstance(error, _RefusedYaml):
+        mark = error.problem_mark
+        return Problem(file, mark.line + 1, mark.column + 1, f"{error.problem}; {error.note}")
+    if isinstance(error, yaml.reader.ReaderError):
+        line, col = _line_col(text, error.position)
+        char = chr(error.character) if isinstance(error.character, int) else str(error.character)[:1]
+        name = unicodedata.name(char, "")
+        what = (
+            f"the character {name} (U+{ord(char):04X})"
+            if name
+            else f"the control character U+{ord(char):04X}"
+        )
+        return Problem(file, line, col, f"{what} cannot appear in YAML; delete it")
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    what = getattr(error, "problem", None) or str(error)
+    what = getattr(error, "problem", None) or "the file could not be parsed"
     if "\t" in what or "'\\t'" in what:
         what = "tab character in indentation"
     hint = next(
         (h for key, h in _YAML_HINTS.items() if key in str(getattr(error, "problem", ""))),
         "check indentation and quoting on this line and the one before",
     )
-    return Problem(file, line, col, f"YAML syntax error: {what}; {hint}")
+    return Problem(file, line, col, f"YAML syntax error: {_one_line(what)}; {hint}")
+
+
+def _one_line(text: str) -> str:
+    """A parser's own words, on one line, at most about 80 characters, with no control characters."""
+    text = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", text).split())
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 1] + "…"
 
 
 def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML document safely, keeping positions; return problems instead of raising."""
     problems: list[Problem] = []
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _CurriculumLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -97,7 +192,7 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
-        return None, [_yaml_problem(file, error)]
+        return None, [_yaml_problem(file, text, error)]
     _index(doc, node, (), problems)
     return doc, problems
 
@@ -150,16 +245,16 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean (true/false)"
     if isinstance(value, int | float):
-        return f"a number ({value!r})"
+        return f"a number ({quote(value)})"
     if isinstance(value, str):
-        return f"text ({value!r})"
+        return f"text ({quote(value)})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
     if value is None:
         return "nothing (an empty value)"
-    return f"a {type(value).__name__} ({value!s})"
+    return f"a {type(value).__name__} ({quote(value)})"
 
 
 _EXPECTED = {
@@ -176,7 +271,7 @@ _EXPECTED = {
 }
 
 
-def _message(error: dict[str, Any], model: type[BaseModel], root: Any) -> tuple[Loc, str, bool]:
+def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[Loc, str, bool]:
     """Turn one pydantic error into (location, 'what is wrong; what would be right', at_key)."""
     loc: Loc = tuple(p for p in error["loc"] if isinstance(p, int) or not _is_branch_tag(p))
     kind = error["type"]
@@ -188,19 +283,19 @@ def _message(error: dict[str, Any], model: type[BaseModel], root: Any) -> tuple[
         doc = _field_doc(_model_at(model, loc[:-1]), name)
         hint = f"add '{name}:'" + (f" ({doc[0].lower()}{doc[1:]})" if doc else "")
         parent = format_loc(loc[:-1])
-        return loc[:-1], f"{parent + ': ' if parent else ''}missing required key {name!r}; {hint}", False
+        return loc[:-1], f"{parent + ': ' if parent else ''}missing required key {quote(name)}; {hint}", False
     if kind == "extra_forbidden":
         name = str(loc[-1])
         parent_model = _model_at(model, loc[:-1])
         allowed = _allowed_keys(parent_model) if parent_model else []
         close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(allowed)
-        return loc, f"{prefix}unknown key {name!r}; {hint}", True
+        return loc, f"{prefix}unknown key {quote(name)}; {hint}", True
     if kind == "enum":
         expected = [e.strip(" '") for e in error["ctx"]["expected"].replace(" or ", ", ").split(",")]
         close = difflib.get_close_matches(str(value), expected, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}?" if close else "use one of: " + ", ".join(expected)
-        return loc, f"{prefix}{value!r} is not allowed; {hint} (one of: {', '.join(expected)})", False
+        return loc, f"{prefix}{quote(value)} is not allowed; {hint} (one of: {', '.join(expected)})", False
     if kind in _EXPECTED:
         hint = f"write {_EXPECTED[kind]}"
         if kind == "string_type" and isinstance(value, bool | int | float):
@@ -208,13 +303,8 @@ def _message(error: dict[str, Any], model: type[BaseModel], root: Any) -> tuple[
         return loc, f"{prefix}expected {_EXPECTED[kind]}, got {_kind(value)}; {hint}", False
     if kind == "string_pattern_mismatch":
         if loc and loc[-1] == "notebook":
-            return loc, f"{prefix}{value!r} is not a notebook file name; write '<topic-id>.py'", False
-        slug = "-".join("".join(c if c.isalnum() else " " for c in str(value).lower()).split())
-        return (
-            loc,
-            f"{prefix}{value!r} is not a valid id; use lower-case words joined by hyphens, e.g. {slug!r}",
-            False,
-        )
+            return loc, f"{prefix}{quote(value)} is not a notebook file name; write '<topic-id>.py'", False
+        return loc, f"{prefix}{quote(value)} is not a valid id; {_id_hint(str(value))}", False
     if kind == "string_too_short":
         return loc, f"{prefix}is empty; write some text", False
     if kind == "too_short":
@@ -227,13 +317,28 @@ def _message(error: dict[str, Any], model: type[BaseModel], root: Any) -> tuple[
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return (
             loc,
-            f"{prefix}{value!r} is out of range; it {error['msg'].removeprefix('Input should be ')}",
+            f"{prefix}{quote(value)} is out of range; it {error['msg'].removeprefix('Input should be ')}",
             False,
         )
     msg = error["msg"].removeprefix("Value error, ")
     if "; " not in msg:
         msg += "; see the field's description in the curriculum schema"
     return loc, f"{prefix}{msg}", False
+
+
+def _id_hint(value: str) -> str:
+    """What to write instead of an invalid id: a valid one, never the same value back."""
+    foreign = next(
+        (c for c in value if not c.isascii() and unicodedata.normalize("NFKC", c).isascii() is False), None
+    )
+    if foreign is not None:
+        name = unicodedata.name(foreign, f"U+{ord(foreign):04X}")
+        return f"it holds {name} (U+{ord(foreign):04X}), which is not one of a-z, 0-9 or '-' (it may only look like one); retype it with those"
+    folded = unicodedata.normalize("NFKC", value).lower()
+    slug = "-".join(re.sub(r"[^a-z0-9]+", " ", folded).split())
+    if not slug or slug == value:
+        return "use lower-case words joined by hyphens, e.g. 'my-topic'"
+    return f"use lower-case words joined by hyphens, e.g. {slug!r}"
 
 
 def _is_branch_tag(part: str) -> bool:
@@ -256,33 +361,150 @@ def validate_document(doc: Document, model: type[BaseModel]) -> tuple[Any, list[
     except ValidationError as error:
         problems = []
         for item in error.errors(include_url=False):
-            loc, message, at_key = _message(dict(item), model, doc.data)
-            problems.append(doc.problem(loc, message, at_key=at_key))
+            loc, message, at_key = _message(dict(item), model)
+            offset = (item.get("ctx") or {}).get("offset")
+            problems.append(doc.problem(loc, message, at_key=at_key, offset=offset))
         return None, problems
 
 
-def read_document(path: FsPath, root: FsPath) -> tuple[Document | None, list[Problem]]:
-    """Read and parse one file, naming it relative to the curriculum's parent folder."""
-    name = _display_name(path, root)
+SKIPPED_NAME = re.compile(r"^\.|~$")
+"""Hidden, editor and temporary files (`.tmp-*`, `.#*`, `*~`): never curriculum files."""
+
+
+def curriculum_files(folder: FsPath, root: FsPath, problems: list[Problem]) -> list[FsPath] | None:
+    """The `*.yml` entries of a curriculum subfolder, in order; None when the folder itself is refused.
+
+    A folder that is a link (it could point anywhere), lies outside the curriculum or cannot be listed is refused.
+    """
+    name = _display_name(folder)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        problems.append(Problem(name, 1, 1, f"cannot be listed ({error.strerror}); make the folder readable"))
+        return None
+    if stat.S_ISLNK(info.st_mode) or not _inside(folder, root):
+        problems.append(Problem(name, 1, 1, f"is a symbolic link; {_REGULAR_ONLY}"))
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        problems.append(Problem(name, 1, 1, "is not a folder; make it the folder of YAML files it should be"))
+        return None
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as error:
+        problems.append(Problem(name, 1, 1, f"cannot be listed ({error.strerror}); make the folder readable"))
+        return None
+    files = []
+    for entry in entries:
+        if SKIPPED_NAME.search(entry):
+            continue
+        if entry.endswith(".yaml"):
+            problems.append(
+                Problem(_display_name(folder / entry), 1, 1, f"is not read; name it {entry[:-5]}.yml")
+            )
+        elif entry.endswith(".yml"):
+            files.append(folder / entry)
+    return files
+
+
+_REGULAR_ONLY = "the curriculum reads only regular files inside its folder: put the file itself here"
+
+
+def _inside(path: FsPath, root: FsPath) -> bool:
+    try:
+        path.parent.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def read_text(path: FsPath) -> tuple[str | None, list[Problem]]:
+    """A curriculum file's text: only a regular file (never through a link), at most MAX_FILE_BYTES, UTF-8."""
+    name = _display_name(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None, [Problem(name, 1, 1, "no such file; create it or correct the name")]
+    except OSError as error:
+        return None, [Problem(name, 1, 1, f"cannot be read ({error.strerror}); make it a readable file")]
+    if stat.S_ISLNK(info.st_mode):
+        return None, [Problem(name, 1, 1, f"is a symbolic link; {_REGULAR_ONLY}")]
+    if stat.S_ISDIR(info.st_mode):
+        return None, [
+            Problem(name, 1, 1, "is a folder, not a YAML file; rename it so its name does not end in '.yml'")
+        ]
+    if not stat.S_ISREG(info.st_mode):
+        return None, [Problem(name, 1, 1, f"is not a regular file; {_REGULAR_ONLY}")]
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except PermissionError:
+        return None, [
+            Problem(name, 1, 1, "cannot be read (permission denied); make it readable, e.g. chmod a+r")
+        ]
+    except OSError as error:
+        return None, [Problem(name, 1, 1, f"cannot be read ({error.strerror}); make it a readable file")]
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None, [Problem(name, 1, 1, f"is not a regular file; {_REGULAR_ONLY}")]
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return None, [
+            Problem(
+                name,
+                1,
+                1,
+                f"holds more than {MAX_FILE_BYTES // 1024} KiB, more than any curriculum file needs; split it",
+            )
+        ]
+    return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> tuple[str | None, list[Problem]]:
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                          (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):  # fmt: skip
+        if data.startswith(bom):
+            return None, [Problem(name, 1, 1, f"is {encoding} text; save it as UTF-8")]
+    if data and data.count(0) * 4 >= len(data):
+        return None, [
+            Problem(name, 1, 1, "is UTF-16 or UTF-32 text (every other byte is zero); save it as UTF-8")
+        ]
+    try:
+        return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as error:
-        return None, [Problem(name, 1, 1, f"not UTF-8 text ({error.reason}); save the file as UTF-8")]
-    return parse_yaml(text, name)
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        byte = data[error.start]
+        return None, [
+            Problem(
+                name,
+                line,
+                col,
+                f"is not UTF-8 text (byte 0x{byte:02X} here cannot be decoded); save the file as UTF-8",
+            )
+        ]
 
 
-def _display_name(path: FsPath, root: FsPath) -> str:
+def read_document(path: FsPath) -> tuple[Document | None, list[Problem]]:
+    """Read and parse one curriculum file, naming it relative to the working folder."""
+    text, problems = read_text(path)
+    if text is None:
+        return None, problems
+    return parse_yaml(text, _display_name(path))
+
+
+def _display_name(path: FsPath) -> str:
+    """The path as messages show it: relative to the working folder, the file itself never resolved through a link."""
     try:
-        return str(path.resolve().relative_to(FsPath.cwd().resolve()))
+        return str((path.parent.resolve() / path.name).relative_to(FsPath.cwd().resolve()))
     except ValueError:
         return str(path)
 
 
-def _load_file(
-    path: FsPath, root: FsPath, model: type[BaseModel], problems: list[Problem]
-) -> tuple[Any, Document]:
-    """The validated instance (None when invalid) and its document (None only when unparseable)."""
-    doc, found = read_document(path, root)
+def _load_file(path: FsPath, model: type[BaseModel], problems: list[Problem]) -> tuple[Any, Document]:
+    """The validated instance (None when invalid) and its document (None only when unreadable or unparseable)."""
+    doc, found = read_document(path)
     problems.extend(found)
     if doc is None:
         return None, None  # type: ignore[return-value]  # instance is None too, so doc is never used
@@ -293,8 +515,8 @@ def _load_file(
 
 def _required_file(root: FsPath, name: str, problems: list[Problem], what: str) -> FsPath | None:
     path = root / name
-    if not path.is_file():
-        problems.append(Problem(_display_name(path, root), 1, 1, f"missing file; create it with {what}"))
+    if not os.path.lexists(path):
+        problems.append(Problem(_display_name(path), 1, 1, f"missing file; create it with {what}"))
         return None
     return path
 
@@ -302,7 +524,9 @@ def _required_file(root: FsPath, name: str, problems: list[Problem], what: str) 
 def load_curriculum(root: FsPath, notebooks_dir: FsPath | None = None) -> Curriculum:
     """Load and cross-check every file under `root`; raise CurriculumError listing all problems."""
     problems: list[Problem] = []
-    if not root.is_dir():
+    if not root.is_dir() or not any(
+        os.path.lexists(root / name) for name in ("path.yml", "phases", "topics")
+    ):
         raise CurriculumError(
             [Problem(str(root), 1, 1, "no such folder; give the curriculum folder, e.g. 'curriculum'")]
         )
@@ -316,21 +540,27 @@ def load_curriculum(root: FsPath, notebooks_dir: FsPath | None = None) -> Curric
     for name, model, attr, what in singles:
         file = _required_file(root, name, problems, what)
         if file is not None:
-            instance, doc = _load_file(file, root, model, problems)
+            instance, doc = _load_file(file, model, problems)
             if instance is not None:
                 setattr(loaded, attr, (instance, doc) if attr != "path" else instance)
                 if attr == "path":
                     loaded.path_doc = doc
-    for file in sorted((root / "phases").glob("*.yml")):
-        instance, doc = _load_file(file, root, Phase, problems)
+    phase_files = curriculum_files(root / "phases", root, problems)
+    topic_files = curriculum_files(root / "topics", root, problems)
+    if phase_files is None or topic_files is None:
+        raise CurriculumError(
+            problems
+        )  # without every phase and topic, checks across files would only mislead
+    for file in phase_files:
+        instance, doc = _load_file(file, Phase, problems)
         if instance is None:
             match = PHASE_FILE.match(file.name)
             loaded.broken.add(match.group(2) if match else file.stem)
             loaded.broken_phases = True
         else:
             loaded.phases.append((instance, doc, file.relative_to(root).as_posix()))
-    for file in sorted((root / "topics").glob("*.yml")):
-        instance, doc = _load_file(file, root, Topic, problems)
+    for file in topic_files:
+        instance, doc = _load_file(file, Topic, problems)
         if instance is None:
             loaded.broken.add(file.stem)
         else:
@@ -356,5 +586,7 @@ def load_curriculum(root: FsPath, notebooks_dir: FsPath | None = None) -> Curric
 
 
 def iter_yaml_files(root: FsPath) -> Iterator[FsPath]:
-    """Every curriculum YAML file, for tools that watch or scan them."""
-    yield from sorted(root.rglob("*.yml"))
+    """Every curriculum YAML file, for tools that watch or scan them (skipping what the loader skips)."""
+    for path in sorted(root.rglob("*.yml")):
+        if not any(SKIPPED_NAME.search(part) for part in path.relative_to(root).parts):
+            yield path

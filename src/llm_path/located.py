@@ -37,20 +37,25 @@ class Document:
     data: Any
     values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    one_line: dict[Loc, int] = field(default_factory=dict)
+    """Scalars written on one line, plain or quoted: how many characters precede the value's text (0 or 1)."""
 
-    def where(self, loc: Loc) -> tuple[int, int]:
-        """Position of the value at `loc`, or of its nearest located ancestor."""
+    def where(self, loc: Loc, offset: int | None = None) -> tuple[int, int]:
+        """Position of the value at `loc` (of character `offset` in it, when its text sits on one line)."""
         for end in range(len(loc), -1, -1):
             if loc[:end] in self.values:
-                return self.values[loc[:end]]
+                line, col = self.values[loc[:end]]
+                if offset is not None and end == len(loc) and loc in self.one_line:
+                    col += self.one_line[loc] + offset
+                return line, col
         return (1, 1)
 
     def where_key(self, loc: Loc) -> tuple[int, int]:
         """Position of the key naming `loc` (falls back to the value's position)."""
         return self.keys.get(loc) or self.where(loc)
 
-    def problem(self, loc: Loc, message: str, *, at_key: bool = False) -> Problem:
-        line, col = self.where_key(loc) if at_key else self.where(loc)
+    def problem(self, loc: Loc, message: str, *, at_key: bool = False, offset: int | None = None) -> Problem:
+        line, col = self.where_key(loc) if at_key else self.where(loc, offset)
         return Problem(self.file, line, col, message)
 
 
