@@ -13,10 +13,28 @@ help:  ## List the targets.
 LIGHTHOUSE := .cache/node/node_modules/.bin/lighthouse
 MERMAID := .cache/node/node_modules/mermaid/dist/mermaid.min.js
 
-$(MERMAID):  # diagrams render from this copy, served by the site itself (the theme would use a CDN)
+CHROMIUM := /usr/bin/chromium
+# What a Debian machine lacks is installed when we are root (as in CI); anyone else is told, in one line, what to install.
+define debian_package
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "make: $(1) is missing ($(3) need it); install it with: sudo apt-get install $(2)" >&2; exit 1; \
+	  fi; }
+endef
+
+.PHONY: npm chromium
+npm:
+	$(call debian_package,npm,nodejs npm,Mermaid diagrams and the Lighthouse tests)
+
+chromium:
+	$(call debian_package,$(CHROMIUM),chromium,the browser tests)
+
+$(MERMAID): | npm  # diagrams render from this copy, served by the site itself (the theme would use a CDN)
 	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error mermaid@11.17.2
 
-$(LIGHTHOUSE):  # the quality tests audit pages with Lighthouse (npm), run with Debian's Chromium
+$(LIGHTHOUSE): | npm  # the quality tests audit pages with Lighthouse (npm), run with Debian's Chromium
 	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error lighthouse@13
 
 $(STAMP): pyproject.toml
@@ -40,7 +58,7 @@ serve: $(STAMP) $(MERMAID)  ## Build and serve the site at http://127.0.0.1:8000
 site: $(STAMP) $(MERMAID)  ## Build the site into site/ with mkdocs build --strict.
 	$(BIN)/mkdocs build --strict --site-dir site
 
-test: $(STAMP) $(MERMAID) $(LIGHTHOUSE)  ## Run every test (pytest's "no tests collected" counts as a failure).
+test: chromium $(STAMP) $(MERMAID) $(LIGHTHOUSE)  ## Run every test, installing what they need (Chromium included) first.
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
