@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 from conftest import site_config  # noqa: E402
 
-from llm_path.load import load_curriculum  # noqa: E402
+from llm_path.curriculum.load import load_curriculum  # noqa: E402
 
 __all__ = ["BIN", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "serve", "site_config"]
 

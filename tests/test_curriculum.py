@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, mkdocs_build
 
-from llm_path.load import load_curriculum
-from llm_path.model import Curriculum
+from llm_path.curriculum.load import load_curriculum
+from llm_path.curriculum.model import Curriculum
 from llm_path.notebooks import NotebookRunner
 
 SEEDS = ROOT.parent / "shared" / "seeds"

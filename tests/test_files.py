@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_path.curriculum.load import SKIPPED_NAME
 from llm_path.files import TEMPORARY_PREFIX, write_atomic
-from llm_path.load import SKIPPED_NAME
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

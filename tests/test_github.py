@@ -12,8 +12,8 @@ import pytest
 import yaml
 from conftest import BIN, ROOT, build_site
 
-from llm_path.load import load_curriculum
-from llm_path.model import Level, Resource, ResourceType
+from llm_path.curriculum.load import load_curriculum
+from llm_path.curriculum.model import Level, Resource, ResourceType
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
@@ -182,7 +182,7 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
 
 def test_real_curriculum_edit_links_point_to_repository_files() -> None:
     """For the real curriculum, every page's edit link maps to a file committed under curriculum/."""
-    from llm_path.pages import SiteOptions, render_site
+    from llm_path.build.pages import SiteOptions, render_site
 
     curriculum = load_curriculum(ROOT / "curriculum")
     pages = render_site(curriculum, SiteOptions(repo_url=REPO_URL))

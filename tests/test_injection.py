@@ -22,10 +22,10 @@ from conftest import FIXTURES, mkdocs_build, site_config
 from playwright import sync_api as playwright_api
 from pydantic import AfterValidator, BaseModel
 
-from llm_path.load import CurriculumError, load_curriculum
-from llm_path.model import AdviceList, Glossary, Phase, ReadingList, Topic
-from llm_path.model import Path as PathModel
-from llm_path.text_policy import check_prose, check_title
+from llm_path.curriculum.load import CurriculumError, load_curriculum
+from llm_path.curriculum.model import AdviceList, Glossary, Phase, ReadingList, Topic
+from llm_path.curriculum.model import Path as PathModel
+from llm_path.curriculum.text import check_prose, check_title
 
 TITLE_PAYLOADS = [
     "<script>alert(101)</script>",

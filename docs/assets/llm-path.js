@@ -308,7 +308,7 @@
     show();
   }
 
-  /* ---------- the week planner: the same algorithm as src/llm_path/plan.py ---------- */
+  /* ---------- the week planner: the same algorithm as src/llm_path/learner/plan.py ---------- */
 
   function isoDay(ms) {
     return new Date(ms).toISOString().slice(0, 10);

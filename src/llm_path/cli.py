@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from llm_path.load import CurriculumError, load_curriculum
-from llm_path.model import Curriculum
+from llm_path.curriculum.load import CurriculumError, load_curriculum
+from llm_path.curriculum.model import Curriculum
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -43,7 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Write the generated Markdown pages to a folder, for any static-site engine."""
-    from llm_path.pages import render_data, render_site, write_pages
+    from llm_path.build.pages import render_data, render_site, write_pages
 
     try:
         curriculum = load_curriculum(args.curriculum, _notebooks_dir(args.curriculum))
@@ -95,7 +95,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from llm_path.plan import plan_as_ics, plan_as_json, plan_as_text, plan_data, schedule
+    from llm_path.learner.plan import plan_as_ics, plan_as_json, plan_as_text, plan_data, schedule
 
     curriculum = _load(args.curriculum)
     if curriculum is None:
@@ -124,7 +124,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_cards(args: argparse.Namespace) -> int:
     """Export every study question as an Anki deck or a CSV file, tagged by phase and topic."""
-    from llm_path.cards import cards_csv, cards_data, write_anki
+    from llm_path.learner.cards import cards_csv, cards_data, write_anki
 
     curriculum = _load(args.curriculum)
     if curriculum is None:
@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
     cards.set_defaults(run=cmd_cards)
 
-    from llm_path import add_resource, schema  # each module registers its own subcommand
+    from llm_path.contribute import add_resource
+    from llm_path.curriculum import schema  # each module registers its own subcommand
 
     schema.add_parser(sub)
     add_resource.add_parser(sub)

@@ -15,7 +15,7 @@ know how to show every value without being told:
   styles) is refused at validation, with its position.
 - `Url`: an absolute http(s) address with a host.
 
-CONTRIBUTING.md states the same policy for contributors; `prose.py` renders it.
+CONTRIBUTING.md states the same policy for contributors; `build/prose.py` renders it.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ MATHS = re.compile(
     r"(?<![\\$])\$\$(?P<block>.+?)\$\$|(?<![\\$])\$(?![\s$])(?P<inline>(?:\\.|[^\\$\n])+?)(?<!\s)\$",
     re.DOTALL,
 )
-"""Inline and display maths; `prose.py` renders exactly what this finds."""
+"""Inline and display maths; `build/prose.py` renders exactly what this finds."""
 
 CODE = re.compile(r"(?<!`)(`+)(?!`)(?P<code>.+?)(?<!`)\1(?!`)", re.DOTALL)
 """Inline code spans, as Markdown finds them (a run of backticks closed by an equal run)."""

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from llm_path.located import Document, Problem
-from llm_path.model import AdviceList, Glossary, Path, Phase, ReadingList, Topic
+from llm_path.curriculum.located import Document, Problem
+from llm_path.curriculum.model import AdviceList, Glossary, Path, Phase, ReadingList, Topic
 
 PHASE_FILE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)\.yml$")
 

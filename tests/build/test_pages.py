@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llm_path.load import load_curriculum
-from llm_path.pages import LinkHealth, SiteOptions, navigation, render_site, total_weeks
+from llm_path.build.pages import LinkHealth, SiteOptions, navigation, render_site, total_weeks
+from llm_path.curriculum.load import load_curriculum
 
 
 def test_titles_are_text_and_prose_is_its_markdown_subset(curriculum: Path) -> None:

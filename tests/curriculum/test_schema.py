@@ -12,9 +12,9 @@ import yaml
 from conftest import BIN, ROOT
 from pydantic_core import PydanticCustomError
 
-from llm_path.load import CurriculumError, load_curriculum
-from llm_path.model import Resource, check_http_url
-from llm_path.schema import (
+from llm_path.curriculum.load import CurriculumError, load_curriculum
+from llm_path.curriculum.model import Resource, check_http_url
+from llm_path.curriculum.schema import (
     KINDS,
     MODELINE_PREFIX,
     curriculum_files,
@@ -57,7 +57,7 @@ def test_schema_check_names_each_stale_file(tmp_path: Path) -> None:
     result = run("schema", str(out), "--check", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{out}/topic.schema.json:1:1: out of date with src/llm_path/model.py; run 'llm-path schema {out}' and commit the result",
+        f"{out}/topic.schema.json:1:1: out of date with src/llm_path/curriculum/model.py; run 'llm-path schema {out}' and commit the result",
         f"{out}/advice.schema.json:1:1: missing; run 'llm-path schema {out}' to write it",
     ]
 

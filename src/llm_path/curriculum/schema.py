@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from llm_path.model import AdviceList, Glossary, Path, Phase, ReadingList, Topic, check_http_url
+from llm_path.curriculum.model import AdviceList, Glossary, Path, Phase, ReadingList, Topic, check_http_url
 
 DEFAULT_OUT = FsPath("curriculum/schema")
 DIALECT = "http://json-schema.org/draft-07/schema#"
@@ -75,7 +75,7 @@ def file_schema(kind: str) -> dict[str, Any]:
     generated = _draft07(model.model_json_schema(schema_generator=_Generator))
     return {
         "$schema": DIALECT,
-        "$comment": f"Generated from llm_path.model.{model.__name__} by `llm-path schema`; do not edit by hand.",
+        "$comment": f"Generated from llm_path.curriculum.model.{model.__name__} by `llm-path schema`; do not edit by hand.",
         **generated,
     }
 
@@ -115,7 +115,7 @@ def stale_schemas(out_dir: FsPath) -> list[str]:
             problems.append(f"{target}:1:1: missing; run 'llm-path schema {out_dir}' to write it")
         elif target.read_text(encoding="utf-8") != text:
             problems.append(
-                f"{target}:1:1: out of date with src/llm_path/model.py; run 'llm-path schema {out_dir}' and commit the result"
+                f"{target}:1:1: out of date with src/llm_path/curriculum/model.py; run 'llm-path schema {out_dir}' and commit the result"
             )
     return problems
 

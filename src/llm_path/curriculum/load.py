@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from llm_path.checks import PHASE_FILE, LoadedFiles, cross_check
-from llm_path.located import CurriculumError, Document, Loc, Problem, format_loc
-from llm_path.model import (
+from llm_path.curriculum.checks import PHASE_FILE, LoadedFiles, cross_check
+from llm_path.curriculum.located import CurriculumError, Document, Loc, Problem, format_loc
+from llm_path.curriculum.model import (
     AdviceList,
     Curriculum,
     Glossary,
@@ -33,7 +33,7 @@ from llm_path.model import (
     ReadingList,
     Topic,
 )
-from llm_path.text_policy import QUOTE_LIMIT, quote
+from llm_path.curriculum.text import QUOTE_LIMIT, quote
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from llm_path.glossary_tips import Tip, TipLinker, slugify
-from llm_path.prose import prose_html
+from llm_path.build.prose import prose_html
+from llm_path.build.tips import Tip, TipLinker, slugify
 
 LINKER = TipLinker(
     [

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_path.model import Curriculum
+from llm_path.curriculum.model import Curriculum
 
 
 def plan_data(curriculum: Curriculum) -> dict[str, Any]:

@@ -26,9 +26,9 @@ from html import escape as html_escape
 from importlib import metadata
 from pathlib import Path
 
-from llm_path import maths
+from llm_path.build import maths
+from llm_path.build.maths import render_dollars
 from llm_path.files import write_atomic
-from llm_path.maths import render_dollars
 
 STYLE = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)

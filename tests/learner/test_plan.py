@@ -8,8 +8,8 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from llm_path.load import load_curriculum
-from llm_path.plan import plan_as_ics, plan_data, schedule
+from llm_path.curriculum.load import load_curriculum
+from llm_path.learner.plan import plan_as_ics, plan_data, schedule
 
 
 @pytest.fixture

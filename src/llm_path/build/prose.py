@@ -1,4 +1,4 @@
-"""Show contributors' text as the text policy allows (text_policy.py): the one place it becomes HTML.
+"""Show contributors' text as the text policy allows (curriculum/text.py): the one place it becomes HTML.
 
 Prose is rendered here, not by the page's Markdown: code spans and maths are cut
 out first, the rest goes through a plain Markdown (emphasis, links), the result
@@ -18,8 +18,8 @@ import markdown
 import nh3
 from markupsafe import Markup
 
-from llm_path.maths import MATHML_ATTRIBUTES, MATHML_TAGS, to_mathml
-from llm_path.text_policy import CODE, MATHS
+from llm_path.build.maths import MATHML_ATTRIBUTES, MATHML_TAGS, to_mathml
+from llm_path.curriculum.text import CODE, MATHS
 
 PROSE_TAGS = {"em", "strong", "code", "a", *MATHML_TAGS}
 PROSE_ATTRIBUTES = {"a": {"href"}, **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS}}

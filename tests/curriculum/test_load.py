@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import BIN
 
-from llm_path.load import MAX_DEPTH, MAX_FILE_BYTES, CurriculumError, load_curriculum, parse_yaml
+from llm_path.curriculum.load import MAX_DEPTH, MAX_FILE_BYTES, CurriculumError, load_curriculum, parse_yaml
 
 
 def problems_after(curriculum: Path, edits: dict[str, str | None]) -> list[str]:

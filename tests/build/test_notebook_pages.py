@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_path import notebook_html
-from llm_path.notebook_html import SlimmedPages, slim_notebook_html
+from llm_path.build import notebook_pages as notebook_html
+from llm_path.build.notebook_pages import SlimmedPages, slim_notebook_html
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

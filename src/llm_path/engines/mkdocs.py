@@ -20,16 +20,16 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink
 
-from llm_path.glossary_tips import Tip, TipLinker, slugify
+from llm_path.build.maths import render_arithmatex, render_dollars
+from llm_path.build.notebook_pages import SlimmedPages
+from llm_path.build.pages import LinkHealth, SiteOptions, navigation, render_data, render_site
+from llm_path.build.prose import meta_text, prose_html
+from llm_path.build.tips import Tip, TipLinker, slugify
+from llm_path.curriculum.load import CurriculumError, load_curriculum
+from llm_path.curriculum.model import Curriculum
+from llm_path.curriculum.text import is_http_url
 from llm_path.links import LinkCache, LinkErrors
-from llm_path.load import CurriculumError, load_curriculum
-from llm_path.maths import render_arithmatex, render_dollars
-from llm_path.model import Curriculum
-from llm_path.notebook_html import SlimmedPages
 from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
-from llm_path.pages import LinkHealth, SiteOptions, navigation, render_data, render_site
-from llm_path.prose import meta_text, prose_html
-from llm_path.text_policy import is_http_url
 
 log = logging.getLogger("mkdocs.plugins.llm_path")
 

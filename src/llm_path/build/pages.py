@@ -19,14 +19,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from llm_path.cards import cards_data
-from llm_path.diagram import path_diagram
+from llm_path.build.diagram import path_diagram
+from llm_path.build.prose import meta_text, plain_markup, prose_html, prose_text
+from llm_path.build.tips import slugify
+from llm_path.curriculum.model import Curriculum, Phase, Resource, ResourceType, Topic
+from llm_path.curriculum.text import Prose
 from llm_path.files import write_atomic
-from llm_path.glossary_tips import slugify
-from llm_path.model import Curriculum, Phase, Resource, ResourceType, Topic
-from llm_path.plan import plan_data
-from llm_path.prose import meta_text, plain_markup, prose_html, prose_text
-from llm_path.text_policy import Prose
+from llm_path.learner.cards import cards_data
+from llm_path.learner.plan import plan_data
 
 TYPE_HEADINGS = {
     ResourceType.course: "Courses",
@@ -84,7 +84,7 @@ def _meta(value: Any) -> Markup:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("llm_path", "templates"),
+        loader=jinja2.PackageLoader("llm_path.build", "templates"),
         autoescape=True,
         finalize=_inert,
         trim_blocks=True,

@@ -9,8 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from llm_path.model import Curriculum
-from llm_path.prose import prose_html, prose_text
+from llm_path.build.prose import prose_html, prose_text
+from llm_path.curriculum.model import Curriculum
 
 DECK_NAME = "From Linear Algebra to LLMs"
 

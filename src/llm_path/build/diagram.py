@@ -6,7 +6,7 @@ import itertools
 
 from markupsafe import escape
 
-from llm_path.model import Curriculum
+from llm_path.curriculum.model import Curriculum
 
 BOX_WIDTH = 330
 LINE = 22

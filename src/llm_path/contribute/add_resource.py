@@ -34,10 +34,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from llm_path.checks import _suggest
-from llm_path.load import CurriculumError, load_curriculum, parse_yaml
-from llm_path.located import Problem
-from llm_path.model import Curriculum, Resource, check_http_url
+from llm_path.curriculum.checks import _suggest
+from llm_path.curriculum.load import CurriculumError, load_curriculum, parse_yaml
+from llm_path.curriculum.located import Problem
+from llm_path.curriculum.model import Curriculum, Resource, check_http_url
 
 FOLD_WIDTH = 80
 """Text longer than this on one line is written as a folded block (`>-`), like the curriculum's own."""

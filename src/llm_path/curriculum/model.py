@@ -21,16 +21,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from llm_path.text_policy import check_http_url, check_prose, check_title
+from llm_path.curriculum.text import check_http_url, check_prose, check_title
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 _Stripped = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TitleText = Annotated[_Stripped, AfterValidator(check_title)]
-"""Plain text on one line (see text_policy.py)."""
+"""Plain text on one line (see curriculum/text.py)."""
 ProseText = Annotated[_Stripped, AfterValidator(check_prose)]
-"""Text in the curriculum's Markdown subset (see text_policy.py)."""
+"""Text in the curriculum's Markdown subset (see curriculum/text.py)."""
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 Hours = Annotated[int, Strict(), Field(gt=0, le=200)]
 WeekNumber = Annotated[int, Strict(), Field(ge=1, le=52)]

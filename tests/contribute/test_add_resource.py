@@ -13,9 +13,9 @@ import pytest
 import requests
 from conftest import BIN, FIXTURES
 
-from llm_path.add_resource import TitleError, _guard, add_to_text
-from llm_path.load import load_curriculum
-from llm_path.model import Resource
+from llm_path.contribute.add_resource import TitleError, _guard, add_to_text
+from llm_path.curriculum.load import load_curriculum
+from llm_path.curriculum.model import Resource
 
 GOOD = {
     "--title": "The Illustrated Transformer",
