@@ -1,0 +1,184 @@
+"""Address safety: what may be requested at all, and never a private, loopback or link-local address.
+
+A URL must be http(s) with a host; its host must resolve to public addresses only (unless
+``--allow-private``), and the address is checked again on the connected socket, so a DNS
+answer that changes between our lookup and the connection (DNS rebinding) still cannot
+reach a private host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests.adapters
+import urllib3
+import urllib3.connection
+
+from llm_path.links.model import NOT_CHECKED, TransientError, Verdict
+
+DNS_CANARY = "example.com"
+"""A name that always resolves (RFC 2606): if it does not either, DNS is down, not the link."""
+OFFLINE = f"but neither does {DNS_CANARY}: this machine looks offline"
+
+
+class UnsafeAddressError(Exception):
+    """The connection reached a non-public address (not an OSError, so urllib3 does not swallow it)."""
+
+
+def request_url(url: str) -> str:
+    """The URL to request: http(s) only, without credentials or fragment."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port
+    except ValueError as e:
+        raise Verdict("error", f"invalid URL: {e}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Verdict("error", f"not an http(s) URL (scheme {parts.scheme or 'missing'!r})")
+    if not parts.hostname:
+        raise Verdict("error", "invalid URL: no host name")
+    netloc = parts.netloc.rpartition("@")[2]  # never send credentials written in a URL
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+def host_key(url: str) -> tuple[str, int]:
+    """(host, port) of `url`: the unit of politeness and of DNS answers."""
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
+
+
+def is_public(ip: str) -> bool:
+    """Whether `ip` is a global unicast address (not private, loopback, link-local, multicast or reserved)."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return addr.is_global and not addr.is_multicast and not addr.is_reserved
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Resolver:
+    """Resolves hosts once per run and refuses non-public addresses; a name DNS does not know is dead."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._lock = threading.Lock()
+        self._dns: dict[tuple[str, int], list[str]] = {}
+        self._missing: set[str] = set()
+        self._dns_works: bool | None = None
+        """Whether real names resolve here; None until a lookup answers the question."""
+
+    def vet(self, key: tuple[str, int]) -> None:
+        """Resolve the host; refuse non-public addresses unless allowed; a missing name is dead."""
+        host, port = key
+        with self._lock:
+            addresses = self._dns.get(key)
+            missing = host in self._missing
+        if missing:
+            self._not_found(host)
+        if addresses is None:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as e:
+                if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                    with self._lock:
+                        self._missing.add(host)
+                    self._not_found(host)
+                raise TransientError(f"DNS lookup of {host} failed: {e.strerror}") from None
+            except (UnicodeError, ValueError) as e:
+                raise Verdict("error", f"invalid host name {host!r}: {e}") from None
+            addresses = sorted({str(info[4][0]) for info in infos})
+            with self._lock:
+                self._dns[key] = addresses
+                if not is_ip(host):
+                    self._dns_works = True
+        if not self.allow_private:
+            private = [a for a in addresses if not is_public(a)]
+            if private:
+                what = "is" if private[0] == host else f"resolves to {private[0]}, which is"
+                raise Verdict(
+                    "refused",
+                    f"{host} {what} a private, loopback, link-local or reserved address; pass --allow-private to check it anyway",
+                )
+
+    def _not_found(self, host: str) -> None:
+        """Raise the verdict for a name DNS does not know: dead, unless DNS knows no name at all here."""
+        with self._lock:
+            works = self._dns_works
+        if works is None:
+            try:
+                socket.getaddrinfo(DNS_CANARY, 443, type=socket.SOCK_STREAM)
+                works = True
+            except (OSError, UnicodeError):
+                works = False
+            with self._lock:
+                self._dns_works = self._dns_works or works
+        if not works:
+            raise Verdict("error", f"{NOT_CHECKED}: host {host} not found, {OFFLINE}")
+        raise Verdict("dead", f"host {host} not found (DNS)")
+
+
+def _refuse_private_peer(sock: socket.socket) -> None:
+    ip = sock.getpeername()[0]
+    if not is_public(ip):
+        sock.close()
+        raise UnsafeAddressError(ip)
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _refuse_private_peer(sock)
+        return sock
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _refuse_private_peer(sock)
+        return sock
+
+
+class _GuardedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class Adapter(requests.adapters.HTTPAdapter):
+    """One shared pooled adapter: at most `pool_maxsize` kept connections per host, optional address guard."""
+
+    def __init__(self, guard: bool, **kwargs: Any) -> None:
+        self._guard = guard
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        if self._guard:
+            self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+    def close_all(self) -> None:
+        """Close every pooled connection now.
+
+        urllib3 2's PoolManager.clear() forgets its pools without closing them (they close
+        when garbage-collected), which would leave kept-alive sockets open."""
+        manager = self.poolmanager
+        # .keys(): the container refuses plain iteration (not thread-safe, says urllib3).
+        pools = [manager.pools.get(key) for key in manager.pools.keys()]  # noqa: SIM118
+        self.close()
+        for pool in pools:
+            if pool is not None:
+                pool.close()
