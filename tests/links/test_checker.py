@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import socket
+import threading
 import time
 
+import pytest
 from linkserver import Reply, free_port, redirect
 
 from links.helpers import check, options
@@ -248,3 +250,55 @@ def test_run_time_limit_leaves_unstarted_urls_not_checked(server):
     results = check_links([slow, later], options(concurrency=1, run_timeout=0.5))
     assert results[1].detail.startswith("not checked")
     assert server.hits["/later"] == 0
+
+
+# ------------------------------------------------------------ one deadline per URL
+
+TRICKLES = {
+    "headers": (Reply(trickle_head=0.5), None),
+    "body after HEAD refused": (Reply(head_status=405, body_size=40, trickle_body=0.5), None),
+    "body of a 404 confirmed with GET": (Reply(status=404, body_size=40, trickle_body=0.5), None),
+    "body to GET only": (Reply(body_size=40, trickle_body=0.5), HostRule(reason="t", get_only=True)),
+}
+
+
+@pytest.mark.parametrize("case", TRICKLES)
+def test_trickling_server_is_abandoned_at_the_url_time_limit(server, case):
+    """A server sending its answer a byte at a time is given up at --url-timeout, as an error."""
+    reply, rule = TRICKLES[case]
+    url = server.add("/trickle", reply)
+    hosts = {"127.0.0.1": rule} if rule else {}
+    started = time.monotonic()
+    result = check(url, url_timeout=2, read_timeout=5, hosts=hosts)
+    assert time.monotonic() - started < 3
+    assert (result.status, result.detail) == (
+        "error",
+        "gave up at the per-URL time limit (2 s) while the answer was still arriving",
+    )
+
+
+def test_run_time_limit_bounds_a_run_of_trickling_servers(server):
+    """--run-timeout ends the whole run, even with every worker stuck on a trickling server."""
+    urls = [server.add(f"/t{i}", Reply(trickle_head=0.5)) for i in range(4)]
+    started = time.monotonic()
+    results = check_links(urls, options(concurrency=2, url_timeout=30, read_timeout=5, run_timeout=1.5))
+    assert time.monotonic() - started < 2.5
+    assert [r.detail for r in results] == ["not checked: the run time limit (1.5 s) was reached"] * 4
+
+
+def test_hung_resolver_is_abandoned_at_the_url_time_limit(monkeypatch):
+    """A DNS lookup that never returns still ends at --url-timeout (the lookup cannot be interrupted)."""
+    release = threading.Event()
+
+    def hang(*args: object, **kwargs: object) -> object:
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hang)
+    started = time.monotonic()
+    try:
+        result = check("https://hangs.example/", url_timeout=1)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2
+    assert (result.status, result.detail) == ("error", "gave up at the per-URL time limit (1 s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import itertools
 import queue
 import random
 import re
@@ -21,6 +22,7 @@ import urllib3.exceptions
 
 from llm_path.links.cache import LinkCache
 from llm_path.links.config import CheckOptions
+from llm_path.links.deadline import Watchdog
 from llm_path.links.guard import Adapter, Resolver, UnsafeAddressError, host_key, request_url
 from llm_path.links.model import NOT_CHECKED, LinkResult, TransientError, Verdict, now
 from llm_path.links.politeness import Hosts, interleave_by_host, pause
@@ -34,6 +36,8 @@ BOT_BLOCK_CODES = frozenset({403, 999})
 """Answers that often mean "not to bots": retried once with browser-like headers."""
 UNVERIFIED_CODES = frozenset({401, 403, 451, 999})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+GRACE = 0.5
+"""Seconds past a URL's deadline before the run gives up on a worker that did not return."""
 
 
 @dataclass
@@ -126,62 +130,106 @@ class Checker:
         )
         self.hosts = Hosts(options, stop)
         self.resolver = Resolver(options.allow_private)
+        self.watchdog = Watchdog()
 
     def close(self) -> None:
+        self.watchdog.close()
         self.adapter.close_all()
 
     def run(self, urls: list[str]) -> Iterator[LinkResult | None]:
         """Yield a result per URL as each finishes, and None every 0.2 s of waiting.
 
-        Workers are daemon threads, so Ctrl-C returns at once instead of waiting for them."""
+        Workers are daemon threads, so Ctrl-C returns at once instead of waiting for them.
+        A URL whose worker is still busy past its deadline (a DNS lookup that never returns:
+        the one wait the watchdog cannot cut short) gets its result from here, and the
+        worker's late one is dropped; so the run ends by its time limit whatever happens."""
         todo = deque(urls)
-        todo_lock = threading.Lock()
+        lock = threading.Lock()
+        running: dict[str, float] = {}
+        """URLs being checked, with their deadlines."""
+        given_up: set[str] = set()
         done: queue.SimpleQueue[LinkResult] = queue.SimpleQueue()
 
-        def take() -> str | None:
+        def take() -> tuple[str, float] | None:
             # Prefer a URL whose host can take a request now, so workers do not all
             # queue behind one busy or rate-limited host while other hosts sit idle.
-            with todo_lock:
-                for _ in range(min(len(todo), 256)):
-                    url = todo.popleft()
-                    if self.hosts.is_free(url):
-                        return url
-                    todo.append(url)
-                return todo.popleft() if todo else None
+            with lock:
+                url = next((u for u in itertools.islice(todo, 256) if self.hosts.is_free(u)), None)
+                if url is None and todo:
+                    url = todo[0]
+                if url is None:
+                    return None
+                todo.remove(url)
+                started = time.monotonic()
+                running[url] = self._deadline(started)
+                return url, started
 
         def work() -> None:
             while not self.stop.is_set():
-                url = take()
-                if url is None:
+                job = take()
+                if job is None:
                     return
                 try:
-                    result = self.check(url)
+                    result = self.check(*job)
                 except Exception as e:  # a bug must not lose the other results
-                    result = LinkResult(url, "error", None, None, f"internal error: {e!r}", now(), 0.0)
+                    result = LinkResult(job[0], "error", None, None, f"internal error: {e!r}", now(), 0.0)
+                with lock:
+                    if job[0] in given_up:
+                        continue
+                    del running[job[0]]
                 done.put(result)
+
+        def overdue() -> list[LinkResult]:
+            late = time.monotonic() - GRACE
+            with lock:
+                if late >= self.run_deadline:
+                    stuck, unstarted = list(running), list(todo)
+                    todo.clear()
+                else:
+                    stuck, unstarted = [u for u, d in running.items() if d <= late], []
+                for url in stuck:
+                    given_up.add(url)
+                    del running[url]
+            return [self._gave_up(url) for url in stuck] + [self._run_over(url) for url in unstarted]
 
         for _ in range(min(self.o.concurrency, len(urls))):
             threading.Thread(target=work, daemon=True, name="linkcheck").start()
-        for _ in urls:
-            while True:
-                try:
-                    yield done.get(timeout=0.2)
-                    break
-                except queue.Empty:
-                    yield None
+        left = len(urls)
+        while left:
+            try:
+                result = done.get(timeout=0.2)
+            except queue.Empty:
+                for late_result in overdue():
+                    left -= 1
+                    yield late_result
+                yield None
+                continue
+            left -= 1
+            yield result
 
-    def check(self, url: str) -> LinkResult:
+    def _deadline(self, started: float) -> float:
+        return min(started + self.o.url_timeout, self.run_deadline)
+
+    def _gave_up(self, url: str) -> LinkResult:
+        if time.monotonic() >= self.run_deadline:
+            return self._run_over(url)
+        detail = f"gave up at the per-URL time limit ({self.o.url_timeout:g} s)"
+        return LinkResult(url, "error", None, None, detail, now(), self.o.url_timeout)
+
+    def _run_over(self, url: str, elapsed: float = 0.0) -> LinkResult:
+        detail = f"{NOT_CHECKED}: the run time limit ({self.o.run_timeout:g} s) was reached"
+        return LinkResult(url, "error", None, None, detail, now(), round(elapsed, 3))
+
+    def check(self, url: str, started: float | None = None) -> LinkResult:
         """Check one URL (without fragment), following redirects hop by hop."""
-        started = time.monotonic()
-        deadline = min(started + self.o.url_timeout, self.run_deadline)
+        started = time.monotonic() if started is None else started
+        deadline = self._deadline(started)
 
         def result(status: str, detail: str, code: int | None = None) -> LinkResult:
             return LinkResult(url, status, code, None, detail, now(), round(time.monotonic() - started, 3))
 
         if started >= self.run_deadline:
-            return result(
-                "error", f"{NOT_CHECKED}: the run time limit ({self.o.run_timeout:g} s) was reached"
-            )
+            return self._run_over(url)
         try:
             current = request_url(url)
             chain = [current]
@@ -215,6 +263,8 @@ class Checker:
                 chain.append(target)
                 current = target
         except Verdict as v:
+            if v.timed_out and time.monotonic() >= self.run_deadline:
+                return self._run_over(url, time.monotonic() - started)
             return result(v.status, v.detail, v.code)
 
     def _classify(
@@ -309,12 +359,26 @@ class Checker:
             return reply
 
     def _send(self, method: str, url: str, browser: bool, deadline: float) -> Reply:
+        """One request and the start of its answer, all within `deadline`."""
         left = deadline - time.monotonic()
         if left <= 0:
-            raise Verdict("error", "gave up at the per-URL time limit")
+            raise Verdict("error", "gave up at the per-URL time limit", timed_out=True)
         headers = dict(BROWSER_HEADERS) if browser else {"User-Agent": self.o.user_agent, "Accept": "*/*"}
         request = requests.Request(method, url, headers=headers).prepare()
         timeout = (min(self.o.connect_timeout, left), min(self.o.read_timeout, left))
+        reply = None
+        with self.watchdog.running(deadline) as ticket:
+            try:
+                reply = self._exchange(request, timeout)
+            except (Verdict, TransientError):
+                if not ticket.fired:
+                    raise
+        if ticket.fired or reply is None:
+            detail = f"gave up at the per-URL time limit ({self.o.url_timeout:g} s) while the answer was still arriving"
+            raise Verdict("error", detail, timed_out=True)
+        return reply
+
+    def _exchange(self, request: requests.PreparedRequest, timeout: tuple[float, float]) -> Reply:
         try:
             resp = self.adapter.send(request, stream=True, timeout=timeout, verify=True)
         except UnsafeAddressError as e:
@@ -324,8 +388,11 @@ class Checker:
         except requests.exceptions.ConnectTimeout:
             raise TransientError(f"no connection within {timeout[0]:g} s") from None
         except requests.exceptions.ReadTimeout:
-            limit = "read timeout" if timeout[1] >= self.o.read_timeout else "per-URL time limit"
-            raise Verdict("error", f"no answer within {timeout[1]:g} s ({limit})") from None
+            limited = timeout[1] < self.o.read_timeout
+            limit = "per-URL time limit" if limited else "read timeout"
+            raise Verdict(
+                "error", f"no answer within {timeout[1]:g} s ({limit})", timed_out=limited
+            ) from None
         except requests.exceptions.SSLError as e:
             raise Verdict("error", f"TLS error: {_describe(e)}") from None
         except requests.exceptions.ConnectionError as e:

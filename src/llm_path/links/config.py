@@ -53,9 +53,9 @@ class CheckOptions:
     max_retry_wait: float = 60.0
     """Longest Retry-After we wait for; a longer one gives up at once."""
     url_timeout: float = 120.0
-    """Seconds one URL may take in all (hops, retries and waits)."""
+    """Seconds one URL may take in all: connect, headers and body of every hop, retries and waits."""
     run_timeout: float = 1800.0
-    """Seconds a run may take; URLs not started by then are reported as not checked."""
+    """Seconds a run may take; URLs not finished by then are reported as not checked."""
     max_redirects: int = 10
     """Redirects followed per URL; a loop is reported as soon as it closes."""
     max_age: float = 7 * 86400.0

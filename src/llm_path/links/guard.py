@@ -18,6 +18,7 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 
+from llm_path.links import deadline
 from llm_path.links.model import NOT_CHECKED, TransientError, Verdict
 
 DNS_CANARY = "example.com"
@@ -134,30 +135,54 @@ def _refuse_private_peer(sock: socket.socket) -> None:
         raise UnsafeAddressError(ip)
 
 
-class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Connection(urllib3.connection.HTTPConnection):
+    """A connection whose socket runs under the current request's deadline, and optionally the guard."""
+
+    guard = False
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
-        _refuse_private_peer(sock)
+        if self.guard:
+            _refuse_private_peer(sock)
+        deadline.watch(self, sock)
         return sock
 
-
-class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _refuse_private_peer(sock)
-        return sock
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:  # a kept-alive connection, reused by another request
+            deadline.watch(self, self.sock)
+        super().request(*args, **kwargs)
 
 
-class _GuardedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
+class _TLSConnection(_Connection, urllib3.connection.HTTPSConnection):
+    pass
 
 
-class _GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
+class _GuardedConnection(_Connection):
+    guard = True
+
+
+class _GuardedTLSConnection(_TLSConnection):
+    guard = True
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class _GuardedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedTLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GuardedTLSConnection
 
 
 class Adapter(requests.adapters.HTTPAdapter):
-    """One shared pooled adapter: at most `pool_maxsize` kept connections per host, optional address guard."""
+    """One shared pooled adapter: at most `pool_maxsize` kept connections per host, deadlines, optional address guard."""
 
     def __init__(self, guard: bool, **kwargs: Any) -> None:
         self._guard = guard
@@ -167,8 +192,12 @@ class Adapter(requests.adapters.HTTPAdapter):
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        if self._guard:
-            self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        pools = (
+            {"http": _GuardedPool, "https": _GuardedTLSPool}
+            if self._guard
+            else {"http": _Pool, "https": _TLSPool}
+        )
+        self.poolmanager.pool_classes_by_scheme = pools
 
     def close_all(self) -> None:
         """Close every pooled connection now.

@@ -91,9 +91,11 @@ def now() -> str:
 class Verdict(Exception):
     """A final answer reached before a usable HTTP response (raised to unwind the check of one URL)."""
 
-    def __init__(self, status: str, detail: str, code: int | None = None) -> None:
+    def __init__(self, status: str, detail: str, code: int | None = None, timed_out: bool = False) -> None:
         super().__init__(detail)
         self.status, self.detail, self.code = status, detail, code
+        self.timed_out = timed_out
+        """Ended by a time limit (the run's, if it has passed: then the URL is not checked)."""
 
 
 class TransientError(Exception):

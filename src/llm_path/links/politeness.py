@@ -48,7 +48,7 @@ def pause(stop: threading.Event, seconds: float, deadline: float, why: str) -> N
     if seconds <= 0:
         return
     if time.monotonic() + seconds > deadline:
-        raise Verdict("error", why or "gave up at the per-URL time limit")
+        raise Verdict("error", why or "gave up at the per-URL time limit", timed_out=True)
     if stop.wait(seconds):
         raise Verdict("error", f"{NOT_CHECKED}: interrupted")
 
@@ -91,7 +91,7 @@ class Hosts:
         gate = self.gate(key, rule)
         while not gate.sem.acquire(timeout=0.25):
             if self.stop.is_set() or time.monotonic() >= deadline:
-                raise Verdict("error", WAITING_FOR_HOST)
+                raise Verdict("error", WAITING_FOR_HOST, timed_out=True)
         try:
             with gate.lock:
                 gate.busy += 1
