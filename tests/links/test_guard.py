@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
+from linkserver import redirect
 
-from links.helpers import check
+from links.helpers import check, options
+from llm_path.links import check_links
 from llm_path.links.guard import Adapter, UnsafeAddressError
 
 
@@ -25,3 +29,57 @@ def test_connection_guard_refuses_private_peer(server):
         adapter.send(request, timeout=(1, 1))
     adapter.close()
     assert server.hits["/ok"] == 0
+
+
+REFUSED_ON_SIGHT = {
+    "ftp://example.com/file": "not an http(s) URL (scheme 'ftp')",
+    "javascript:alert(1)": "not an http(s) URL (scheme 'javascript')",
+    "file:///etc/passwd": "not an http(s) URL (scheme 'file')",
+    "example.com/page": "not an http(s) URL (scheme 'missing')",
+    "https://:80/": "invalid URL: no host name",
+    "http://[::1/": "invalid URL: Invalid IPv6 URL",
+    "http://example.com:99999/": "invalid URL: Port out of range 0-65535",
+    "http://example.com:0/": "invalid URL: port 0",
+    "http://[v1.x]/": "invalid URL: 'v1.x' in brackets is not an IPv6 address",
+    "http://exa mple.com/": "invalid URL: host name 'exa mple.com' holds ' ', which no host name may",
+    "http://exa%6dple.com/": "invalid URL: host name 'exa%6dple.com' holds '%', which no host name may",
+    "http://a..b.example/": "invalid URL: host name 'a..b.example' has an empty label",
+    f"http://{'a' * 64}.example/": f"invalid URL: host name '{'a' * 64}.example' has a label longer than 63 characters",
+    "http://2130706433/": "invalid URL: host name '2130706433' ends in a number but is not an IPv4 address a.b.c.d",
+    "http://0x7f.0.0.1/": "invalid URL: host name '0x7f.0.0.1' ends in a number but is not an IPv4 address a.b.c.d",
+    "http://127.1/": "invalid URL: host name '127.1' ends in a number but is not an IPv4 address a.b.c.d",
+}
+
+
+def test_url_refused_on_scheme_or_syntax_makes_no_dns_query(monkeypatch):
+    """A URL refused for its scheme or syntax is never looked up in DNS."""
+    looked_up: list[object] = []
+
+    def resolver(host: object, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    results = check_links(list(REFUSED_ON_SIGHT), options(allow_private=False))
+    assert looked_up == []
+    assert [(r.url, r.status, r.detail) for r in results] == [
+        (url, "error", detail) for url, detail in REFUSED_ON_SIGHT.items()
+    ]
+
+
+def test_redirect_to_a_malformed_host_makes_no_dns_query(server, monkeypatch):
+    """A redirect to a host name no DNS could hold is reported without looking it up."""
+    url = server.add("/away", redirect(302, "http://exa mple.com/"))
+    real = socket.getaddrinfo
+    looked_up: list[object] = []
+
+    def resolver(host: object, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    result = check(url)
+    assert set(looked_up) == {"127.0.0.1"}  # ours, then urllib3's connect
+    assert result.detail.startswith(
+        "redirects to an unusable URL 'http://exa mple.com/': invalid URL: host name"
+    )

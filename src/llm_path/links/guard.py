@@ -9,6 +9,7 @@ reach a private host.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 from typing import Any
@@ -31,18 +32,67 @@ class UnsafeAddressError(Exception):
 
 
 def request_url(url: str) -> str:
-    """The URL to request: http(s) only, without credentials or fragment."""
+    """The URL to request: http(s) with a well-formed host, without credentials or fragment.
+
+    Everything here is judged from the text alone, so a URL refused for its scheme or
+    syntax never causes a DNS query."""
     try:
         parts = urlsplit(url.strip())
-        _ = parts.port
+        port = parts.port
     except ValueError as e:
         raise Verdict("error", f"invalid URL: {e}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise Verdict("error", f"not an http(s) URL (scheme {parts.scheme or 'missing'!r})")
     if not parts.hostname:
         raise Verdict("error", "invalid URL: no host name")
+    if port == 0:
+        raise Verdict("error", "invalid URL: port 0")
+    problem = _host_problem(parts.hostname, bracketed="[" in parts.netloc)
+    if problem:
+        raise Verdict("error", f"invalid URL: {problem}")
     netloc = parts.netloc.rpartition("@")[2]  # never send credentials written in a URL
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+_LABEL = re.compile(r"[a-z0-9_-]+")
+_NUMBER = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
+
+
+def _host_problem(host: str, bracketed: bool) -> str:
+    """What makes `host` (lower case, as urlsplit gives it) no IP address and no DNS name; "" if nothing."""
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"{host!r} in brackets is not an IPv6 address"
+        return ""
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        ascii_name = name.encode("idna").decode("ascii")  # what getaddrinfo would send
+    except UnicodeError:
+        ascii_name = name
+    labels = ascii_name.split(".")
+    if any(not label for label in labels):
+        return f"host name {host!r} has an empty label"
+    if any(len(label) > 63 for label in labels):
+        return f"host name {host!r} has a label longer than 63 characters"
+    if len(ascii_name) > 253:
+        return f"host name {host!r} is longer than 253 characters"
+    bad = next((c for label in labels for c in label if not _LABEL.fullmatch(c)), None)
+    if bad is not None:
+        return f"host name {host!r} holds {bad!r}, which no host name may"
+    if _NUMBER.fullmatch(labels[-1]) and not _is_ipv4(name):
+        # Browsers and inet_aton read 2130706433, 127.1 and 0x7f.0.0.1 as 127.0.0.1.
+        return f"host name {host!r} ends in a number but is not an IPv4 address a.b.c.d"
+    return ""
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def host_key(url: str) -> tuple[str, int]:
