@@ -10,7 +10,7 @@ from linkserver import redirect
 
 from links.helpers import check, options
 from llm_path.links import check_links
-from llm_path.links.guard import Adapter, UnsafeAddressError
+from llm_path.links.guard import Adapter, UnsafeAddressError, is_public
 
 
 def test_private_address_refused_without_allow_private(server):
@@ -83,3 +83,53 @@ def test_redirect_to_a_malformed_host_makes_no_dns_query(server, monkeypatch):
     assert result.detail.startswith(
         "redirects to an unusable URL 'http://exa mple.com/': invalid URL: host name"
     )
+
+
+EMBEDDED = {
+    "IPv4-mapped 127.0.0.1": ("::ffff:127.0.0.1", "127.0.0.1"),
+    "IPv4-mapped 10.0.0.1": ("::ffff:10.0.0.1", "10.0.0.1"),
+    "6to4 127.0.0.1": ("2002:7f00:1::", "127.0.0.1"),
+    "6to4 10.0.0.1": ("2002:a00:1::1", "10.0.0.1"),
+    "NAT64 127.0.0.1": ("64:ff9b::7f00:1", "127.0.0.1"),
+    "NAT64 10.0.0.1": ("64:ff9b::a00:1", "10.0.0.1"),
+    "local-use NAT64 127.0.0.1": ("64:ff9b:1::7f00:1", "127.0.0.1"),
+    "local-use NAT64 10.0.0.1": ("64:ff9b:1::a00:1", "10.0.0.1"),
+    "IPv4-compatible 127.0.0.1": ("::7f00:1", "127.0.0.1"),
+    "IPv4-compatible 10.0.0.1": ("::a00:1", "10.0.0.1"),
+}
+
+
+@pytest.mark.parametrize("form", EMBEDDED)
+def test_ipv6_carrying_a_private_ipv4_is_refused(server, monkeypatch, form):
+    """An IPv6 literal that embeds a loopback or private IPv4 address is refused, with no DNS query."""
+    ipv6, ipv4 = EMBEDDED[form]
+    looked_up: list[object] = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a[0]) or real(*a, **k))
+    result = check(f"http://[{ipv6}]:{server.port}/ok", allow_private=False, retries=0)
+    assert (result.status, result.detail) == (
+        "refused",
+        f"{ipv6} is a private, loopback, link-local or reserved address (it carries the IPv4 address {ipv4}); pass --allow-private to check it anyway",
+    )
+    assert looked_up == []
+    assert server.hits["/ok"] == 0
+
+
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        ("::ffff:8.8.8.8", True),
+        ("2002:808:808::1", True),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1::808:808", False),  # the local-use NAT64 prefix is never global (RFC 8215)
+        ("::ffff:169.254.169.254", False),
+        ("2002:a9fe:a9fe::", False),
+        ("64:ff9b::c0a8:101", False),
+        ("::1", False),
+        ("::", False),
+        ("2606:4700::1111", True),
+    ],
+)
+def test_embedded_ipv4_decides_whether_an_address_is_public(ip, public):
+    """The guard on every resolved and connected address judges IPv6 forms by the IPv4 address they carry."""
+    assert is_public(ip) is public

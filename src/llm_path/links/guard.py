@@ -101,12 +101,45 @@ def host_key(url: str) -> tuple[str, int]:
     return (parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
 
 
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""Local-use NAT64 (RFC 8215): never globally reachable, whatever it carries."""
+_CARRIERS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    _LOCAL_NAT64,  # as deployed: the IPv4 address in the last 32 bits
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated; also holds :: and ::1)
+)
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped, 6to4, NAT64, translated or compatible."""
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if any(addr in net for net in _CARRIERS):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(ip: str) -> bool:
-    """Whether `ip` is a global unicast address (not private, loopback, link-local, multicast or reserved)."""
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    """Whether `ip` is a global unicast address (not private, loopback, link-local, multicast or reserved).
+
+    An IPv6 address that carries an IPv4 address is judged by that address: the kernel or a
+    translator on the way delivers `::ffff:127.0.0.1` or `64:ff9b::7f00:1` to 127.0.0.1."""
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _LOCAL_NAT64:
+            return False
+        addr = embedded_ipv4(addr) or addr
     return addr.is_global and not addr.is_multicast and not addr.is_reserved
+
+
+def _carried(ip: str) -> str:
+    """' (it carries the IPv4 address a.b.c.d)' for an IPv6 address that does, else ''."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    inner = embedded_ipv4(addr) if isinstance(addr, ipaddress.IPv6Address) else None
+    return f" (it carries the IPv4 address {inner})" if inner is not None else ""
 
 
 def is_ip(host: str) -> bool:
@@ -136,6 +169,8 @@ class Resolver:
             missing = host in self._missing
         if missing:
             self._not_found(host)
+        if addresses is None and is_ip(host):
+            addresses = [host]  # a literal address needs no lookup
         if addresses is None:
             try:
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -158,7 +193,7 @@ class Resolver:
                 what = "is" if private[0] == host else f"resolves to {private[0]}, which is"
                 raise Verdict(
                     "refused",
-                    f"{host} {what} a private, loopback, link-local or reserved address; pass --allow-private to check it anyway",
+                    f"{host} {what} a private, loopback, link-local or reserved address{_carried(private[0])}; pass --allow-private to check it anyway",
                 )
 
     def _not_found(self, host: str) -> None:
