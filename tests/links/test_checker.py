@@ -302,3 +302,13 @@ def test_hung_resolver_is_abandoned_at_the_url_time_limit(monkeypatch):
         release.set()
     assert time.monotonic() - started < 2
     assert (result.status, result.detail) == ("error", "gave up at the per-URL time limit (1 s)")
+
+
+def test_redirect_to_a_url_with_control_characters_is_an_error(server):
+    """A Location holding a terminal escape is not followed, and the detail shows it escaped."""
+    url = server.add("/a", Reply(status=302, headers={"Location": "/\x1b[2Jb"}))
+    result = check(url)
+    assert (result.status, result.detail) == (
+        "error",
+        "redirects to an unusable URL '/\\x1b[2Jb': invalid URL: it holds the control character '\\x1b'",
+    )

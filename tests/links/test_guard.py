@@ -48,6 +48,8 @@ REFUSED_ON_SIGHT = {
     "http://2130706433/": "invalid URL: host name '2130706433' ends in a number but is not an IPv4 address a.b.c.d",
     "http://0x7f.0.0.1/": "invalid URL: host name '0x7f.0.0.1' ends in a number but is not an IPv4 address a.b.c.d",
     "http://127.1/": "invalid URL: host name '127.1' ends in a number but is not an IPv4 address a.b.c.d",
+    "http://example.com/\x1b[2J": "invalid URL: it holds the control character '\\x1b'",
+    "http://exa\u202emple.com/": "invalid URL: it holds the control character '\\u202e'",
 }
 
 

@@ -26,6 +26,7 @@ from llm_path.links.deadline import Watchdog
 from llm_path.links.guard import Adapter, Resolver, UnsafeAddressError, host_key, request_url
 from llm_path.links.model import NOT_CHECKED, LinkResult, TransientError, Verdict, now
 from llm_path.links.politeness import Hosts, interleave_by_host, pause
+from llm_path.links.text import printable
 
 BROWSER_HEADERS = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -403,7 +404,7 @@ class Checker:
             _read_some(resp, self.o.max_body)
             return Reply(
                 resp.status_code,
-                resp.reason or "",
+                printable(resp.reason or ""),
                 resp.headers.get("Location"),
                 resp.headers.get("Retry-After"),
             )

@@ -21,6 +21,7 @@ import urllib3.connection
 
 from llm_path.links import deadline
 from llm_path.links.model import NOT_CHECKED, TransientError, Verdict
+from llm_path.links.text import first_control
 
 DNS_CANARY = "example.com"
 """A name that always resolves (RFC 2606): if it does not either, DNS is down, not the link."""
@@ -36,8 +37,12 @@ def request_url(url: str) -> str:
 
     Everything here is judged from the text alone, so a URL refused for its scheme or
     syntax never causes a DNS query."""
+    url = url.strip()
+    control = first_control(url.replace("\t", "").replace("\r", "").replace("\n", ""))  # urlsplit drops these
+    if control is not None:
+        raise Verdict("error", f"invalid URL: it holds the control character {control!r}")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as e:
         raise Verdict("error", f"invalid URL: {e}") from None

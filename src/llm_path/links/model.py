@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from llm_path.links.text import printable
+
 STATUSES = ("alive", "moved", "dead", "unverified", "error", "refused")
 NOT_CHECKED = "not checked"
 """The start of an error's detail when the URL got no verdict (such results are not cached)."""
@@ -32,11 +34,12 @@ class LinkResult:
     """Reused from the cache rather than checked in this run."""
 
     def to_cache(self) -> dict[str, Any]:
+        """The fields as the cache and the JSON report hold them (text without control characters)."""
         return {
             "status": self.status,
             "code": self.code,
-            "final_url": self.final_url,
-            "detail": self.detail,
+            "final_url": None if self.final_url is None else printable(self.final_url),
+            "detail": printable(self.detail),
             "checked_at": self.checked_at,
             "elapsed": self.elapsed,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -10,7 +11,9 @@ from typing import TextIO
 
 from llm_path.links.cache import CACHE_VERSION
 from llm_path.links.model import STATUSES, LinkResult, Source, now
+from llm_path.links.text import markdown_code, markdown_text, printable
 
+_AUTOLINK = re.compile(r"https?://[^\x00-\x20<>\x7f]+", re.IGNORECASE)
 _SEVERITY = {"dead": 0, "error": 1, "refused": 2, "moved": 3, "unverified": 4, "alive": 5}
 
 
@@ -32,10 +35,11 @@ def _sorted(results: list[LinkResult]) -> list[LinkResult]:
 
 def format_table(results: list[LinkResult], sources: dict[str, list[Source]], show_all: bool = False) -> str:
     """A plain-text table of the results (problems only unless `show_all`)."""
-    rows = [("STATUS", "CODE", "URL", "WHERE", "DETAIL")]
+    rows = [["STATUS", "CODE", "URL", "WHERE", "DETAIL"]]
     for r in _sorted(results):
         if show_all or r.status != "alive":
-            rows.append((r.status, str(r.code or "-"), r.url, _where(sources.get(r.url, [])), r.detail))
+            row = [r.status, str(r.code or "-"), r.url, _where(sources.get(r.url, [])), r.detail]
+            rows.append([printable(cell) for cell in row])
     if len(rows) == 1:
         return ""
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -63,10 +67,10 @@ def report_json(results: list[LinkResult], sources: dict[str, list[Source]]) -> 
         "summary": summarize(results),
         "results": [
             {
-                "url": r.url,
+                "url": printable(r.url),
                 **r.to_cache(),
                 "cached": r.from_cache,
-                "sources": [str(s) for s in sources.get(r.url, [])],
+                "sources": [printable(str(s)) for s in sources.get(r.url, [])],
             }
             for r in results
         ],
@@ -87,14 +91,18 @@ def report_markdown(results: list[LinkResult], sources: dict[str, list[Source]])
     if not problems:
         return "\n".join([*lines, "Every link is alive.", ""])
 
-    def cell(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
     lines += ["| Status | Link | Where | Detail |", "|---|---|---|---|"]
     for r in problems:
-        where = ", ".join(f"`{s}`" for s in sources.get(r.url, [])) or "-"
-        lines.append(f"| {r.status} | <{cell(r.url)}> | {cell(where)} | {cell(r.detail)} |")
+        where = ", ".join(markdown_code(str(s)) for s in sources.get(r.url, [])) or "-"
+        lines.append(f"| {r.status} | {_markdown_link(r.url)} | {where} | {markdown_text(r.detail)} |")
     return "\n".join([*lines, ""])
+
+
+def _markdown_link(url: str) -> str:
+    """An autolink when the URL can be one (no space, `<`, `>` or control character), else its text."""
+    if _AUTOLINK.fullmatch(url) and printable(url) == url:
+        return "<" + url.replace("|", "\\|") + ">"
+    return markdown_text(url)
 
 
 class Progress:
@@ -112,7 +120,7 @@ class Progress:
             return
         self._last = now
         tally = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)
-        line = f"[{done}/{total}] {tally}  {result.url}"
+        line = f"[{done}/{total}] {tally}  {printable(result.url)}"
         self.stream.write("\r\x1b[2K" + line[:200])
         self.stream.flush()
 
