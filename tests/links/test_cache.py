@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from linkserver import Reply
 from links.helpers import ROOT, options, run
 from llm_path.links import (
     LinkCache,
+    LinkResult,
     check_links,
 )
 
@@ -107,3 +109,66 @@ def test_unwritable_cache_is_one_line_error_exit_2(server, tmp_path, monkeypatch
     assert code == 2
     assert err.startswith("/proc/links.json: cannot write the cache: ")
     assert len(err.strip().splitlines()) == 1
+
+
+def result(url: str, checked_at: str = "2026-12-01T10:00:00+00:00", status: str = "alive") -> LinkResult:
+    return LinkResult(url, status, 200, url, "200 OK", checked_at, 0.1)
+
+
+def test_two_caches_on_one_file_keep_both_results(tmp_path):
+    """Two runs that loaded the same cache and saved in turn leave both their results in the file."""
+    path = tmp_path / "links.json"
+    first, second = LinkCache.load(path), LinkCache.load(path)
+    first.put(result("https://a.example/"))
+    second.put(result("https://b.example/"))
+    first.save()
+    second.save()
+    assert set(LinkCache.load(path).results) == {"https://a.example/", "https://b.example/"}
+
+
+def test_the_newer_result_for_one_url_wins_the_merge(tmp_path):
+    """When both runs checked a URL, the later check is kept, whichever run saves last."""
+    path = tmp_path / "links.json"
+    first, second = LinkCache.load(path), LinkCache.load(path)
+    second.put(result("https://a.example/", "2026-12-01T11:00:00+00:00", "dead"))
+    first.put(result("https://a.example/", "2026-12-01T10:00:00+00:00", "alive"))
+    second.save()
+    first.save()
+    assert LinkCache.load(path).results["https://a.example/"].status == "dead"
+
+
+def test_concurrent_runs_on_one_cache_keep_every_result(server, tmp_path):
+    """Two check_links.py processes checking disjoint URLs at once, on one cache: the union is kept."""
+    batches = [[server.add(f"/{name}{i}", Reply(delay=0.4)) for i in range(5)] for name in "ab"]
+    cache = tmp_path / "links.json"
+    script = str(ROOT / "scripts" / "check_links.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, script, "--allow-private", "--concurrency", "1", "--cache", str(cache), *urls],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for urls in batches
+    ]
+    for proc in runs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    results = json.loads(cache.read_text())["results"]
+    assert set(results) == {*batches[0], *batches[1]}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="llm_path.files.write_atomic keeps mkstemp's 0600 (files.py is the lead's); remove this mark with that fix",
+)
+def test_cache_file_has_the_permissions_of_an_ordinary_write(tmp_path):
+    """The cache (which CI uploads and the site build reads) is as readable as any file the user writes."""
+    ordinary = tmp_path / "ordinary.json"
+    ordinary.write_text("{}")
+    cache = LinkCache.load(tmp_path / "links.json")
+    cache.put(result("https://a.example/"))
+    cache.save()
+    assert stat.S_IMODE((tmp_path / "links.json").stat().st_mode) == stat.S_IMODE(ordinary.stat().st_mode)
