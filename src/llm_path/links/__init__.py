@@ -17,15 +17,22 @@ Statuses:
 - ``unverified``: the host blocks automated checks (401, 403 even to a browser-like
   request, 451, 999, a rate limit we may not wait out) or is skipped in ``links.toml``.
   Not dead; check it by hand.
-- ``error``: no verdict after retries: timeout, TLS failure, connection refused or
-  reset, 5xx, a redirect loop or too many redirects, a URL we cannot request. Errors whose
-  detail starts with "not checked" (offline, interrupted, run time limit) are not cached.
-- ``refused``: not requested because the host resolves to a private, loopback,
-  link-local, multicast or reserved address (``--allow-private`` allows them).
+- ``error``: no verdict after retries: timeout (one deadline per URL, ``--url-timeout``,
+  over connect, headers and body: a server trickling its answer is given up), TLS
+  failure, connection refused or reset, 5xx, a redirect loop or too many redirects, a URL
+  we cannot request (judged from its text, with no DNS query). Errors whose detail starts
+  with "not checked" (offline, interrupted, run time limit) are not cached.
+- ``refused``: not requested because the host is or resolves to a private, loopback,
+  link-local, multicast or reserved address, also one carried inside IPv6 (mapped,
+  6to4, NAT64); ``--allow-private`` allows them.
+
+Text a server sends (reason phrases, redirect targets, error strings) reaches every
+output without control characters, and the Markdown report as text only (``text``).
 
 Cache file (default ``.cache/links.json``, ``--cache FILE``); the site build reads it to
 show link health. Written atomically and progressively, so an interrupted run keeps
-every finished result. Format, version 1 (results sorted by URL)::
+every finished result; runs sharing the file merge their results under a lock
+(``FILE.lock``). Format, version 1 (results sorted by URL)::
 
     {
       "version": 1,
@@ -57,10 +64,11 @@ Exit codes: 0 nothing dead, 1 something dead, 2 usage, input or config error,
 
 The package follows the stages of a run: ``config`` (links.toml and options) ->
 ``extract`` (URLs and where they were written) -> ``cache`` (the JSON cache) ->
-``checker`` (HTTP checks, with ``politeness`` per host and ``guard`` for address
-safety) -> ``report`` (terminal, Markdown, JSON) ; ``cli`` on top. Only ``guard`` and
-``checker`` import requests and urllib3, so reading the cache (as the site build does)
-does not load them.
+``checker`` (HTTP checks, with ``politeness`` per host, ``guard`` for address safety and
+``deadline`` for the time limit of each URL) -> ``report`` (terminal, Markdown, JSON,
+through ``text``); ``model`` holds the data they pass along, ``cli`` sits on top. Only
+``guard`` and ``checker`` import requests and urllib3, so reading the cache (as the site
+build does) does not load them.
 """
 
 from __future__ import annotations
