@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import itertools
 import queue
 import random
 import re
@@ -138,99 +137,35 @@ class Checker:
         self.adapter.close_all()
 
     def run(self, urls: list[str]) -> Iterator[LinkResult | None]:
-        """Yield a result per URL as each finishes, and None every 0.2 s of waiting.
+        """Yield a result per URL as each finishes, and None every 0.2 s of waiting."""
+        return _Run(self, urls).results()
 
-        Workers are daemon threads, so Ctrl-C returns at once instead of waiting for them.
-        A URL whose worker is still busy past its deadline (a DNS lookup that never returns:
-        the one wait the watchdog cannot cut short) gets its result from here, and the
-        worker's late one is dropped; so the run ends by its time limit whatever happens."""
-        todo = deque(urls)
-        lock = threading.Lock()
-        running: dict[str, float] = {}
-        """URLs being checked, with their deadlines."""
-        given_up: set[str] = set()
-        done: queue.SimpleQueue[LinkResult] = queue.SimpleQueue()
-
-        def take() -> tuple[str, float] | None:
-            # Prefer a URL whose host can take a request now, so workers do not all
-            # queue behind one busy or rate-limited host while other hosts sit idle.
-            with lock:
-                url = next((u for u in itertools.islice(todo, 256) if self.hosts.is_free(u)), None)
-                if url is None and todo:
-                    url = todo[0]
-                if url is None:
-                    return None
-                todo.remove(url)
-                started = time.monotonic()
-                running[url] = self._deadline(started)
-                return url, started
-
-        def work() -> None:
-            while not self.stop.is_set():
-                job = take()
-                if job is None:
-                    return
-                try:
-                    result = self.check(*job)
-                except Exception as e:  # a bug must not lose the other results
-                    result = LinkResult(job[0], "error", None, None, f"internal error: {e!r}", now(), 0.0)
-                with lock:
-                    if job[0] in given_up:
-                        continue
-                    del running[job[0]]
-                done.put(result)
-
-        def overdue() -> list[LinkResult]:
-            late = time.monotonic() - GRACE
-            with lock:
-                if late >= self.run_deadline:
-                    stuck, unstarted = list(running), list(todo)
-                    todo.clear()
-                else:
-                    stuck, unstarted = [u for u, d in running.items() if d <= late], []
-                for url in stuck:
-                    given_up.add(url)
-                    del running[url]
-            return [self._gave_up(url) for url in stuck] + [self._run_over(url) for url in unstarted]
-
-        for _ in range(min(self.o.concurrency, len(urls))):
-            threading.Thread(target=work, daemon=True, name="linkcheck").start()
-        left = len(urls)
-        while left:
-            try:
-                result = done.get(timeout=0.2)
-            except queue.Empty:
-                for late_result in overdue():
-                    left -= 1
-                    yield late_result
-                yield None
-                continue
-            left -= 1
-            yield result
-
-    def _deadline(self, started: float) -> float:
+    def deadline(self, started: float) -> float:
+        """When a URL whose check began at `started` must be finished."""
         return min(started + self.o.url_timeout, self.run_deadline)
 
-    def _gave_up(self, url: str) -> LinkResult:
+    def gave_up(self, url: str) -> LinkResult:
+        """The result for a URL whose check did not return by its deadline."""
         if time.monotonic() >= self.run_deadline:
-            return self._run_over(url)
+            return self.run_over(url)
         detail = f"gave up at the per-URL time limit ({self.o.url_timeout:g} s)"
         return LinkResult(url, "error", None, None, detail, now(), self.o.url_timeout)
 
-    def _run_over(self, url: str, elapsed: float = 0.0) -> LinkResult:
+    def run_over(self, url: str, elapsed: float = 0.0) -> LinkResult:
+        """The result for a URL the run's time limit left without a verdict (not cached)."""
         detail = f"{NOT_CHECKED}: the run time limit ({self.o.run_timeout:g} s) was reached"
         return LinkResult(url, "error", None, None, detail, now(), round(elapsed, 3))
 
     def check(self, url: str, started: float | None = None) -> LinkResult:
         """Check one URL (without fragment), following redirects hop by hop."""
         started = time.monotonic() if started is None else started
-        deadline = self._deadline(started)
+        deadline = self.deadline(started)
 
         def result(status: str, detail: str, code: int | None = None) -> LinkResult:
             return LinkResult(url, status, code, None, detail, now(), round(time.monotonic() - started, 3))
 
         if started >= self.run_deadline:
-            return self._run_over(url)
+            return self.run_over(url)
         try:
             current = request_url(url)
             chain = [current]
@@ -265,7 +200,7 @@ class Checker:
                 current = target
         except Verdict as v:
             if v.timed_out and time.monotonic() >= self.run_deadline:
-                return self._run_over(url, time.monotonic() - started)
+                return self.run_over(url, time.monotonic() - started)
             return result(v.status, v.detail, v.code)
 
     def _classify(
@@ -413,6 +348,92 @@ class Checker:
 
     def _backoff(self, attempt: int) -> float:
         return self.o.backoff * (2**attempt) * random.uniform(0.5, 1.5)
+
+
+class _Run:
+    """One run's queue and workers.
+
+    Workers are daemon threads, so Ctrl-C returns at once instead of waiting for them.
+    A URL whose worker is still busy past its deadline (a DNS lookup that never returns:
+    the one wait the watchdog cannot cut short) gets its result from here and the worker's
+    late one is dropped, so the run ends by its time limit whatever happens."""
+
+    def __init__(self, checker: Checker, urls: list[str]) -> None:
+        self.checker = checker
+        self.total = len(urls)
+        self.todo = deque(urls)
+        self.lock = threading.Lock()
+        self.running: dict[str, float] = {}
+        """URLs being checked, with their deadlines."""
+        self.given_up: set[str] = set()
+        self.done: queue.SimpleQueue[LinkResult] = queue.SimpleQueue()
+
+    def results(self) -> Iterator[LinkResult | None]:
+        for _ in range(min(self.checker.o.concurrency, self.total)):
+            threading.Thread(target=self._work, daemon=True, name="linkcheck").start()
+        left = self.total
+        while left:
+            try:
+                result: LinkResult | None = self.done.get(timeout=0.2)
+            except queue.Empty:
+                result = None
+            late = self._overdue()
+            left -= len(late) + (result is not None)
+            if result is not None:
+                yield result
+            yield from late
+            if result is None:
+                yield None
+
+    def _take(self) -> tuple[str, float] | None:
+        # Prefer a URL whose host can take a request now, so workers do not all
+        # queue behind one busy or rate-limited host while other hosts sit idle.
+        hosts = self.checker.hosts
+        with self.lock:
+            for _ in range(min(len(self.todo), 256)):
+                url = self.todo.popleft()
+                if hosts.is_free(url):
+                    break
+                self.todo.append(url)
+            else:
+                if not self.todo:
+                    return None
+                url = self.todo.popleft()
+            started = time.monotonic()
+            self.running[url] = self.checker.deadline(started)
+            return url, started
+
+    def _work(self) -> None:
+        while not self.checker.stop.is_set():
+            job = self._take()
+            if job is None:
+                return
+            url, started = job
+            try:
+                result = self.checker.check(url, started)
+            except Exception as e:  # a bug must not lose the other results
+                result = LinkResult(url, "error", None, None, f"internal error: {e!r}", now(), 0.0)
+            with self.lock:
+                if url in self.given_up:
+                    continue
+                del self.running[url]
+            self.done.put(result)
+
+    def _overdue(self) -> list[LinkResult]:
+        """Results for URLs past their deadline and a grace period; after the run's, for every URL left."""
+        late = time.monotonic() - GRACE
+        with self.lock:
+            if late >= self.checker.run_deadline:
+                stuck, unstarted = list(self.running), list(self.todo)
+                self.todo.clear()
+            else:
+                stuck, unstarted = [u for u, d in self.running.items() if d <= late], []
+            for url in stuck:
+                self.given_up.add(url)
+                del self.running[url]
+        return [self.checker.gave_up(url) for url in stuck] + [
+            self.checker.run_over(url) for url in unstarted
+        ]
 
 
 def check_links(

@@ -92,11 +92,13 @@ class Watchdog:
         with self._cond:
             if self._closed:
                 ticket.fire()
+            sooner = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._order), ticket))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, daemon=True, name="linkcheck-deadline")
                 self._thread.start()
-            self._cond.notify()
+            if sooner:  # otherwise the thread already wakes in time
+                self._cond.notify()
         _current.ticket = ticket
         try:
             yield ticket
