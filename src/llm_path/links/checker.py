@@ -22,9 +22,9 @@ import urllib3.exceptions
 from llm_path.links.cache import LinkCache
 from llm_path.links.config import CheckOptions
 from llm_path.links.deadline import Watchdog
-from llm_path.links.guard import Adapter, Resolver, UnsafeAddressError, host_key, request_url
+from llm_path.links.guard import Adapter, Resolver, UnsafeAddressError, request_url
 from llm_path.links.model import NOT_CHECKED, LinkResult, TransientError, Verdict, now
-from llm_path.links.politeness import Hosts, interleave_by_host, pause
+from llm_path.links.politeness import Hosts, host_key, interleave_by_host, pause
 from llm_path.links.text import printable
 
 BROWSER_HEADERS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from llm_path.files import write_atomic
 from llm_path.links.cache import DEFAULT_CACHE, LinkCache
@@ -18,6 +18,7 @@ from llm_path.links.extract import collect_links, default_inputs, links_at_revis
 from llm_path.links.guard import OFFLINE
 from llm_path.links.model import LinkError, LinkErrors
 from llm_path.links.report import Progress, format_summary, format_table, report_json, report_markdown
+from llm_path.links.text import printable
 
 
 def _at_least(minimum: float, kind: Callable[[str], float], what: str) -> Callable[[str], Any]:
@@ -129,6 +130,12 @@ def _write_report(target: str, text: str) -> None:
         ) from None
 
 
+def _say(problems: Iterable[object], stream: TextIO, prefix: str = "") -> None:
+    """One line per problem; what files hold reaches the terminal without control characters too."""
+    for problem in problems:
+        print(prefix + printable(str(problem)), file=stream)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit code."""
     try:
@@ -157,11 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             sources = {u: s for u, s in sources.items() if u not in before}
         cache = None if args.no_cache else LinkCache.load(Path(args.cache))
     except LinkErrors as e:
-        for problem in e.errors:
-            print(problem, file=err)
+        _say(e.errors, err)
         return 2
-    for warning in warnings:
-        print(f"warning: {warning}", file=err)
+    _say(warnings, err, "warning: ")
 
     progress = Progress(err) if err.isatty() and not args.quiet else None
     started = time.monotonic()
@@ -176,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     except LinkErrors as e:
         if progress:
             progress.clear()
-        for problem in e.errors:
-            print(problem, file=err)
+        _say(e.errors, err)
         return 2
     if progress:
         progress.clear()
@@ -193,7 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             _write_report(args.markdown, report_markdown(results, sources))
     except LinkErrors as e:
-        for problem in e.errors:
-            print(problem, file=err)
+        _say(e.errors, err)
         return 2
     return 1 if any(r.status == "dead" for r in results) else 0

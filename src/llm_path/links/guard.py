@@ -100,12 +100,6 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-def host_key(url: str) -> tuple[str, int]:
-    """(host, port) of `url`: the unit of politeness and of DNS answers."""
-    parts = urlsplit(url)
-    return (parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
-
-
 _LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 """Local-use NAT64 (RFC 8215): never globally reachable, whatever it carries."""
 _CARRIERS = (

@@ -7,12 +7,18 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from llm_path.links.config import CheckOptions, HostRule
-from llm_path.links.guard import host_key
 from llm_path.links.model import NOT_CHECKED, Verdict
 
 WAITING_FOR_HOST = "gave up at the per-URL time limit while waiting for the host"
+
+
+def host_key(url: str) -> tuple[str, int]:
+    """(host, port) of `url`: the unit of politeness and of DNS answers."""
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
 
 
 @dataclass
