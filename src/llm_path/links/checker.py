@@ -36,7 +36,7 @@ BOT_BLOCK_CODES = frozenset({403, 999})
 """Answers that often mean "not to bots": retried once with browser-like headers."""
 UNVERIFIED_CODES = frozenset({401, 403, 451, 999})
 PERMANENT_REDIRECTS = frozenset({301, 308})
-GRACE = 0.5
+GRACE = 0.25
 """Seconds past a URL's deadline before the run gives up on a worker that did not return."""
 
 
