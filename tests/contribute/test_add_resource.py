@@ -6,14 +6,17 @@ import http.server
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from conftest import BIN, FIXTURES
+from linkserver import LinkServer, Reply
 
-from llm_path.contribute.add_resource import TitleError, _guard, add_to_text
+from llm_path.contribute import fetch_title as fetch_title_module
+from llm_path.contribute.add_resource import add_to_text
+from llm_path.contribute.fetch_title import TitleError, fetch_title
 from llm_path.curriculum.load import load_curriculum
 from llm_path.curriculum.model import Resource
 
@@ -356,10 +359,20 @@ def test_fetch_title_refuses_what_is_not_html(curriculum: Path, server: str) -> 
     assert "not an HTML page (application/pdf); give --title instead" in result.stderr
 
 
-def test_connected_address_is_checked_again(server: str) -> None:
+def test_connected_address_is_checked_again(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Even past the name check (as after DNS rebinding), a connection to a loopback peer is refused."""
-    session = requests.Session()
-    _guard(session)
+    monkeypatch.setattr(fetch_title_module, "_vet_host", lambda host, port: None)
     with pytest.raises(TitleError, match=r"connected to the non-public address 127\.0\.0\.1"):
-        session.get(f"{server}/page", timeout=5)
-    session.close()
+        fetch_title(f"{server}/page")
+
+
+def test_a_trickling_page_is_abandoned_at_the_time_limit() -> None:
+    """A server sending its page a byte at a time cannot hold --fetch-title past its deadline."""
+    with LinkServer() as trickler:
+        url = trickler.add(
+            "/slow", Reply(200, headers={"Content-Type": "text/html"}, body_size=4096, trickle_body=0.2)
+        )
+        started = time.monotonic()
+        with pytest.raises(TitleError, match="timed out after 1 s"):
+            fetch_title(url, allow_private=True, timeout=1.0)
+        assert time.monotonic() - started < 2.0

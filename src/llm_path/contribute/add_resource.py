@@ -11,22 +11,16 @@ the file is replaced, atomically, and the whole curriculum is loaded again after
 from __future__ import annotations
 
 import argparse
-import html.parser
-import ipaddress
 import json
 import os
-import re
 import shutil
-import socket
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import yaml
 from pydantic_core import PydanticCustomError
@@ -34,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from llm_path.contribute.fetch_title import TitleError, fetch_title
 from llm_path.curriculum.checks import _suggest
 from llm_path.curriculum.load import CurriculumError, load_curriculum, parse_yaml
 from llm_path.curriculum.located import Problem
@@ -41,11 +36,6 @@ from llm_path.curriculum.model import Curriculum, Resource, check_http_url
 
 FOLD_WIDTH = 80
 """Text longer than this on one line is written as a folded block (`>-`), like the curriculum's own."""
-TITLE_BYTES = 64 * 1024
-"""--fetch-title reads at most this much of a page."""
-TITLE_TIMEOUT = 10.0
-"""--fetch-title gives up after this many seconds, whatever the server does."""
-MAX_REDIRECTS = 5
 
 
 class AddError(Exception):
@@ -385,206 +375,6 @@ def add_resource(
     resources = sum(len(t.resources) for t in after.topics.values())
     summary = f"ok: {len(after.phases)} phases, {len(after.topics)} topics, {resources} resources"
     return Added(file, index, first, last, text, summary)
-
-
-# --fetch-title: one safe GET ---------------------------------------------------------------------------
-
-
-class TitleError(Exception):
-    """The page's title could not be read; the message says why."""
-
-
-def _is_public(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast and not address.is_reserved
-
-
-def _vet_host(host: str, port: int) -> None:
-    """Refuse a host that resolves to a private, loopback, link-local or reserved address."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise TitleError(f"cannot resolve {host}: {error.strerror}") from None
-    for info in infos:
-        ip = str(info[4][0])
-        if not _is_public(ip):
-            raise TitleError(f"refused: {host} resolves to the non-public address {ip}")
-
-
-class _TitleParser(html.parser.HTMLParser):
-    """Collects the text of the document's first <title> (not one inside inline SVG)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.inside = False
-        self.done = False
-        self.svg = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "svg":
-            self.svg += 1
-        elif tag == "title" and not self.done and not self.svg:
-            self.inside = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "svg":
-            self.svg = max(0, self.svg - 1)
-        elif tag == "title" and self.inside:
-            self.inside = False
-            self.done = True
-
-    def handle_data(self, data: str) -> None:
-        if self.inside:
-            self.parts.append(data)
-
-
-def _charset(content_type: str, body: bytes) -> str:
-    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I) or re.search(
-        rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:2048], re.I
-    )
-    if match is None:
-        return "utf-8"
-    name = match.group(1)
-    name = name.decode("ascii", "replace") if isinstance(name, bytes) else name
-    try:
-        "".encode(name)
-    except LookupError:
-        return "utf-8"
-    return name
-
-
-def title_from_html(body: bytes, content_type: str = "") -> str | None:
-    """The text of a page's <title>, whitespace collapsed; None when it has none."""
-    parser = _TitleParser()
-    parser.feed(body.decode(_charset(content_type, body), errors="replace"))
-    title = " ".join("".join(parser.parts).split())
-    return title or None
-
-
-def fetch_title(url: str, allow_private: bool = False, timeout: float = TITLE_TIMEOUT) -> str:
-    """GET a page safely and return its <title>; raise TitleError saying why not.
-
-    Only http(s); never sends credentials written in the URL; refuses private, loopback,
-    link-local and reserved addresses unless `allow_private` (checked for every redirect
-    and again on the connected socket); reads at most TITLE_BYTES; gives up after
-    `timeout` seconds in all.
-    """
-    import requests  # only this command needs it
-
-    deadline = time.monotonic() + timeout
-    session = requests.Session()
-    session.trust_env = False  # no proxies or .netrc credentials from the environment
-    if not allow_private:
-        _guard(session)
-    current = url
-    try:
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(current)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise TitleError(f"refused: {current} is not an http(s) URL")
-            netloc = parts.netloc.rpartition("@")[2]
-            request_url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-            if not allow_private:
-                _vet_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TitleError(f"timed out after {timeout:g} s")
-            response = session.get(
-                request_url,
-                allow_redirects=False,
-                stream=True,
-                timeout=(min(5.0, left), min(10.0, left)),
-                headers={
-                    "User-Agent": "llm-path-add-resource/1",
-                    "Accept": "text/html,application/xhtml+xml",
-                },
-            )
-            with response:
-                if response.is_redirect and "location" in response.headers:
-                    current = urljoin(request_url, response.headers["location"])
-                    continue
-                if response.status_code >= 400:
-                    raise TitleError(f"the page answered {response.status_code} {response.reason}")
-                content_type = response.headers.get("content-type", "")
-                if content_type and "html" not in content_type.lower():
-                    raise TitleError(f"not an HTML page ({content_type.split(';')[0]})")
-                body = b""
-                for chunk in response.iter_content(chunk_size=8192):
-                    body += chunk
-                    if len(body) >= TITLE_BYTES:
-                        body = body[:TITLE_BYTES]
-                        break
-                    if time.monotonic() > deadline:
-                        raise TitleError(f"timed out after {timeout:g} s")
-                title = title_from_html(body, content_type)
-                if title is None:
-                    raise TitleError(f"no <title> in the first {TITLE_BYTES // 1024} KiB of the page")
-                return title
-        raise TitleError(f"more than {MAX_REDIRECTS} redirects")
-    except requests.RequestException as error:
-        raise TitleError(_reason(error)) from None
-    finally:
-        session.close()
-
-
-def _reason(error: BaseException) -> str:
-    seen: set[int] = set()
-    while id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, TitleError):
-            return str(error)
-        inner = (
-            error.__context__
-            or error.__cause__
-            or next((a for a in getattr(error, "args", ()) if isinstance(a, BaseException)), None)
-        )
-        if inner is None:
-            break
-        error = inner
-    if isinstance(error, TimeoutError | socket.timeout):
-        return "timed out"
-    return str(error) or type(error).__name__
-
-
-def _guard(session: Any) -> None:
-    """Check the connected socket's peer too, so a DNS answer that changes after our lookup cannot reach a private host."""
-    import requests.adapters
-    import urllib3
-    import urllib3.connection
-
-    def checked(sock: socket.socket) -> socket.socket:
-        ip = sock.getpeername()[0]
-        if not _is_public(ip):
-            sock.close()
-            raise TitleError(f"refused: connected to the non-public address {ip}")
-        return sock
-
-    class Http(urllib3.connection.HTTPConnection):
-        def _new_conn(self) -> socket.socket:
-            return checked(super()._new_conn())
-
-    class Https(urllib3.connection.HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            return checked(super()._new_conn())
-
-    class HttpPool(urllib3.HTTPConnectionPool):
-        ConnectionCls = Http
-
-    class HttpsPool(urllib3.HTTPSConnectionPool):
-        ConnectionCls = Https
-
-    class Adapter(requests.adapters.HTTPAdapter):
-        def init_poolmanager(
-            self, connections: int, maxsize: int, block: bool = False, **kwargs: Any
-        ) -> None:
-            super().init_poolmanager(connections, maxsize, block, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
-
-    session.mount("http://", Adapter())
-    session.mount("https://", Adapter())
 
 
 # The command --------------------------------------------------------------------------------------
