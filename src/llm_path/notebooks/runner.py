@@ -165,6 +165,8 @@ class NotebookRunner:
 
     def _execute(self, stale: dict[str, _Stale], report: Callable[[NotebookResult], None]) -> None:
         """Execute the stale notebooks in parallel, each kernel with its share of the cores; store what succeeds."""
+        if not stale:
+            return
         # Imported here: it loads nbclient, which only the workers use; a warm build never needs it.
         from llm_path.notebooks.kernel import NotebookJob
 

@@ -172,4 +172,6 @@ def _receive(job: Job, process: Any, receiver: Connection) -> Outcome:
     finally:
         receiver.close()
     process.join(timeout=10)
+    if process.is_alive():  # it sent its result but does not exit: end it with what it started
+        _end_worker(process)
     return outcome
