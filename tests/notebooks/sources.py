@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 HEADER = "# ---\n# jupyter:\n#   kernelspec:\n#     display_name: Python 3\n#     language: python\n#     name: python3\n# ---\n"
-TEMPORARY = re.compile(r"^\..+\.tmp$")
 
 
 def notebook(folder: Path, name: str, *cells: str) -> Path:
@@ -36,5 +34,5 @@ def listing(folder: Path) -> list[str]:
 
 
 def temporary_files(folder: Path) -> list[str]:
-    """The files under `folder` named like a write in progress."""
-    return [p.name for p in folder.rglob("*") if TEMPORARY.match(p.name)]
+    """The files under `folder` named like a write in progress (hidden: '.NAME.X.tmp', or '.tmp-NAME.X')."""
+    return [p.name for p in folder.rglob("*") if p.name.startswith(".")]

@@ -104,6 +104,7 @@ def test_temporary_files_of_a_killed_write_are_ignored_then_swept(tmp_path: Path
         cache / "store" / f".one-{'0' * 20}.ipynb.k1ll3d.tmp",
         cache / "view/notebooks/.one.ipynb.k1ll3d.tmp",
         cache / "stamps/.one.txt.k1ll3d.tmp",
+        cache / "stamps/.tmp-one.txt.k1ll3d",
     ]
     for path in left:
         path.write_text("half a notebook")

@@ -13,7 +13,7 @@ Layout of the cache folder:
 
 Every file is written atomically, by the runner alone, in the order store, view, stamp: an
 interrupted run leaves every view with its stamp and every stamp with its stored notebook. The
-temporary files of a write (`.NAME.RANDOM.tmp`, see `files.write_atomic`) are never taken for
+temporary files of a write (hidden names, see `files.write_atomic`) are never taken for
 entries, and those a killed run left behind are swept away by the next one.
 """
 
@@ -47,8 +47,6 @@ PACKAGES_THAT_MATTER = (
     "jupytext",
 )
 KEY_LENGTH = 20
-TEMPORARY = re.compile(r"^\..+\.tmp$")
-"""The name `files.write_atomic` gives a file while it is being written."""
 STALE_TEMPORARY_SECONDS = 60
 """A temporary file this old belongs to no write in progress: its writer was killed."""
 
@@ -163,7 +161,7 @@ class NotebookCache:
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                if TEMPORARY.match(path.name):
+                if path.name.startswith("."):  # files.write_atomic writes under a hidden name; no entry has one
                     with suppress(OSError):
                         if now - path.stat().st_mtime > STALE_TEMPORARY_SECONDS:
                             path.unlink()
