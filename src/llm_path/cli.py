@@ -57,10 +57,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
     """Execute the notebooks that changed (in parallel), reuse the rest from the cache."""
-    from llm_path.notebooks import NotebookRunner, print_progress
+    from llm_path.notebooks import NotebookRunner, notebook_names, print_progress
 
     source: Path = args.source
-    names = args.names or sorted(p.stem for p in source.glob("*.py") if not p.name.startswith("_"))
+    names = args.names or notebook_names(source)
     missing = [n for n in names if not (source / f"{n}.py").is_file()]
     if missing:
         for name in missing:
@@ -69,10 +69,22 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 2
-    runner = NotebookRunner(source, args.cache, timeout=args.timeout, jobs=args.jobs)
-    results = runner.run(names, progress=print_progress, force=args.force)
+    runner = NotebookRunner(
+        source,
+        args.cache,
+        timeout=args.timeout,
+        notebook_timeout=args.notebook_timeout,
+        output_limit=args.output_limit,
+        jobs=args.jobs,
+    )
+    results = runner.run(
+        names,
+        progress=print_progress,
+        force=args.force,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     failures = [r.failure for r in results if r.failure]
-    for failure in failures:
+    for failure in dict.fromkeys(str(f) for f in failures):  # importers of a failed prepare share its line
         print(failure, file=sys.stderr)
     executed = sum(r.status == "executed" for r in results)
     print(
@@ -160,6 +172,16 @@ def _date(text: str) -> object:
         ) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-path", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,7 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, help="notebooks run at once (default: number of cores)"
     )
     notebooks.add_argument(
-        "--timeout", type=int, default=300, help="seconds a single cell may run (default: 300)"
+        "--timeout", type=_positive, default=300, help="seconds a single cell may run (default: 300)"
+    )
+    notebooks.add_argument(
+        "--notebook-timeout",
+        type=_positive,
+        default=900,
+        help="seconds a whole notebook may run, kernel start included; also bounds a package's prepare (default: 900)",
+    )
+    notebooks.add_argument(
+        "--output-limit",
+        type=_positive,
+        default=1_000_000,
+        help="bytes one output may keep; the rest is cut with a note (default: 1000000)",
     )
     notebooks.add_argument("--force", action="store_true", help="execute even when the cache is fresh")
     notebooks.set_defaults(run=cmd_notebooks)

@@ -53,6 +53,14 @@ def test_a_slimmed_page_is_reused_until_its_html_changes(
     assert len(list(tmp_path.glob("dot-*"))) == 1, "the page's old entry is evicted"
 
 
+def test_a_killed_write_in_an_entry_is_not_taken_for_a_figure(tmp_path: Path) -> None:
+    """The temporary file of a figure whose write was killed stays out of the page's figures."""
+    expected = SlimmedPages(tmp_path).slim("dot", converted("Dot products"), "figure-")
+    [entry] = tmp_path.glob("dot-*")
+    (entry / ".figure-1-0123abcd.png.x7f3.tmp").write_bytes(b"half a figure")
+    assert SlimmedPages(tmp_path).slim("dot", converted("Dot products"), "figure-") == expected
+
+
 def test_storing_one_page_leaves_other_pages_alone(tmp_path: Path) -> None:
     """Pages whose names share a prefix ('dot', 'dot-products') keep their own entries."""
     pages = SlimmedPages(tmp_path)

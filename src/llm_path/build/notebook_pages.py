@@ -248,7 +248,12 @@ class SlimmedPages:
         entry = self.folder / f"{name}-{digest}"
         page = entry / self.PAGE
         if page.is_file():
-            figures = {f.name: f.read_bytes() for f in entry.iterdir() if f.name != self.PAGE}
+            # A figure's write killed halfway leaves a hidden temporary file beside the others: not a figure.
+            figures = {
+                f.name: f.read_bytes()
+                for f in entry.iterdir()
+                if f.name != self.PAGE and not f.name.startswith(".")
+            }
             return page.read_text(encoding="utf-8"), figures
         slimmed, figures = slim_notebook_html(html, figure_prefix)
         for figure, data in figures.items():

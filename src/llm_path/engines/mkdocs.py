@@ -29,7 +29,13 @@ from llm_path.curriculum.load import CurriculumError, load_curriculum
 from llm_path.curriculum.model import Curriculum
 from llm_path.curriculum.text import is_http_url
 from llm_path.links import LinkCache, LinkErrors
-from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, NotebookResult, NotebookRunner
+from llm_path.notebooks import (
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_NOTEBOOK_TIMEOUT,
+    DEFAULT_OUTPUT_LIMIT,
+    NotebookResult,
+    NotebookRunner,
+)
 
 log = logging.getLogger("mkdocs.plugins.llm_path")
 
@@ -49,6 +55,10 @@ class LlmPathConfig(base.Config):
     """Mermaid's script from its npm package (`make` installs it), served as assets/vendor/mermaid.min.js."""
     notebook_timeout = c.Type(int, default=DEFAULT_CELL_TIMEOUT)
     """Seconds a single notebook cell may run before the build fails."""
+    notebook_time_limit = c.Type(int, default=DEFAULT_NOTEBOOK_TIMEOUT)
+    """Seconds a whole notebook may run, kernel start included (and a local package's prepare step)."""
+    notebook_output_limit = c.Type(int, default=DEFAULT_OUTPUT_LIMIT)
+    """Bytes one notebook output may keep; the rest is cut, with a note saying how much."""
 
 
 class LlmPathPlugin(BasePlugin[LlmPathConfig]):
@@ -109,15 +119,19 @@ class LlmPathPlugin(BasePlugin[LlmPathConfig]):
             t.id: t.notebook.removesuffix(".py") for t in self.curriculum.ordered_topics() if t.notebook
         }
         runner = NotebookRunner(
-            notebooks_dir, self._path(self.config.notebook_cache), timeout=self.config.notebook_timeout
+            notebooks_dir,
+            self._path(self.config.notebook_cache),
+            timeout=self.config.notebook_timeout,
+            notebook_timeout=self.config.notebook_time_limit,
+            output_limit=self.config.notebook_output_limit,
         )
 
         def progress(result: NotebookResult, done: int, total: int) -> None:
             if result.status == "executed":
                 log.info("notebook %d/%d %s executed in %.1f s", done, total, result.name, result.seconds)
 
-        results = runner.run(list(dict.fromkeys(wanted.values())), progress=progress)
-        failures = [str(r.failure) for r in results if r.failure]
+        results = runner.run(list(dict.fromkeys(wanted.values())), progress=progress, log=log.info)
+        failures = list(dict.fromkeys(str(r.failure) for r in results if r.failure))
         if failures:
             raise PluginError("notebook failed:\n" + "\n".join(failures))
         views = {r.name: r.view for r in results if r.view}

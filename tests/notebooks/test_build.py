@@ -1,0 +1,78 @@
+"""Notebooks in a real `mkdocs build --strict`: the page, a failing notebook, warm builds, a page from a runaway print."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import FIXTURES, build_site, mkdocs_build, site_config
+
+
+def test_site_shows_executed_notebook_with_outputs_and_figure(tmp_path: Path, curriculum: Path) -> None:
+    """The notebook page holds code, printed output, maths as MathML and the figure as a file; the topic links it."""
+    site = build_site(tmp_path, curriculum)
+    page = (site / "notebooks/linear-algebra/index.html").read_text()
+    assert "a . b =" in page and "32.0" in page
+    assert "<math" in page and "$a" not in page
+    toc = page.split('data-md-component="toc"', 1)[1].split("</nav>", 1)[0]
+    assert "The components of <math" in toc, "maths in a heading is drawn in the table of contents too"
+    figures = list((site / "notebooks/linear-algebra").glob("figure-*.png"))
+    assert len(figures) == 1 and figures[0].read_bytes().startswith(b"\x89PNG")
+    assert f'src="{figures[0].name}"' in page and "base64" not in page
+    assert "<style" not in page.split("<article", 1)[1], "no inlined JupyterLab CSS"
+    assert "cdnjs" not in page and "mathjax" not in page.lower()
+    assert (site / "notebooks/linear-algebra/linear-algebra.ipynb").is_file(), "the .ipynb is downloadable"
+    topic = (site / "topics/linear-algebra/index.html").read_text()
+    assert 'href="../../notebooks/linear-algebra/"' in topic
+    assert 'href="../../notebooks/linear-algebra/linear-algebra.ipynb"' in topic
+    assert "https://colab.research.google.com/github/" in topic
+
+
+def test_failing_notebook_fails_the_build(tmp_path: Path, curriculum: Path) -> None:
+    """A notebook whose assert fails stops the build with the located message, no traceback."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURES / "notebooks", notebooks)
+    source = notebooks / "linear-algebra.py"
+    source.write_text(source.read_text().replace("assert dot == 32.0", "assert dot == 33.0, 'wrong dot'"))
+    result = mkdocs_build(site_config(tmp_path, curriculum, notebooks), tmp_path / "site")
+    assert result.returncode != 0
+    assert (
+        "notebooks/linear-algebra.py:14: cell 1 failed: AssertionError: wrong dot; run it alone with: llm-path notebooks linear-algebra"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, curriculum: Path) -> None:
+    """A warm build shows the same notebook page from the caches; a build without notebooks evicts none of them."""
+    site = build_site(tmp_path, curriculum)
+    page = (site / "notebooks/linear-algebra/index.html").read_text()
+    converted = sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json"))
+    slimmed = sorted((tmp_path / ".cache/notebooks/pages").iterdir())
+    assert len(converted) == 1 and len(slimmed) == 1
+    shutil.rmtree(site)
+    assert build_site(tmp_path, curriculum) == site
+    assert (site / "notebooks/linear-algebra/index.html").read_text() == page
+    assert len(list((site / "notebooks/linear-algebra").glob("figure-*.png"))) == 1
+    off = mkdocs_build(
+        site_config(tmp_path, curriculum), tmp_path / "site-off", {"LLM_PATH_NOTEBOOKS": "false"}
+    )
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "site-off/notebooks").exists()
+    assert sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json")) == converted
+    assert sorted((tmp_path / ".cache/notebooks/pages").iterdir()) == slimmed
+
+
+def test_a_cell_printing_100_mb_gives_a_bounded_page_with_the_note(tmp_path: Path, curriculum: Path) -> None:
+    """The stored notebook, the page and its downloadable .ipynb each stay near the 1 MB cap, and the page says what was cut."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURES / "notebooks", notebooks)
+    source = notebooks / "linear-algebra.py"
+    source.write_text(source.read_text() + "\n# %%\nfor i in range(100_000):\n    print('x' * 999)\n")
+    site = build_site(tmp_path, curriculum, notebooks)
+    page = site / "notebooks/linear-algebra/index.html"
+    assert page.stat().st_size < 1_500_000
+    assert "[output truncated: 100.0 MB printed, first 1.0 MB kept]" in page.read_text()
+    assert (site / "notebooks/linear-algebra/linear-algebra.ipynb").stat().st_size < 1_500_000
+    [stored] = (tmp_path / ".cache/notebooks/store").glob("linear-algebra-*.ipynb")
+    assert stored.stat().st_size < 1_500_000
