@@ -10,8 +10,8 @@ export NO_MKDOCS_2_WARNING := 1
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-LIGHTHOUSE := .cache/node/node_modules/.bin/lighthouse
-MERMAID := .cache/node/node_modules/mermaid/dist/mermaid.min.js
+LIGHTHOUSE := .llm-path-cache/node/node_modules/.bin/lighthouse
+MERMAID := .llm-path-cache/node/node_modules/mermaid/dist/mermaid.min.js
 
 CHROMIUM := /usr/bin/chromium
 # What a Debian machine lacks is installed when we are root (as in CI); anyone else is told, in one line, what to install.
@@ -32,10 +32,10 @@ chromium:
 	$(call debian_package,$(CHROMIUM),chromium,the browser tests)
 
 $(MERMAID): | npm  # diagrams render from this copy, served by the site itself (the theme would use a CDN)
-	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error mermaid@11.17.2
+	npm install --prefix .llm-path-cache/node --no-audit --no-fund --loglevel=error mermaid@11.17.2
 
 $(LIGHTHOUSE): | npm  # the quality tests audit pages with Lighthouse (npm), run with Debian's Chromium
-	npm install --prefix .cache/node --no-audit --no-fund --loglevel=error lighthouse@13
+	npm install --prefix .llm-path-cache/node --no-audit --no-fund --loglevel=error lighthouse@13
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,7 +75,7 @@ notebooks: $(STAMP)  ## Execute the notebooks that changed (the site build does 
 	$(BIN)/llm-path notebooks
 
 links: $(STAMP)  ## Check every resource link (needs the internet); the report feeds the site.
-	$(BIN)/python scripts/check_links.py --json .cache/links-report.json --markdown .cache/links-report.md
+	$(BIN)/python scripts/check_links.py --json .llm-path-cache/links-report.json --markdown .llm-path-cache/links-report.md
 
 clean:  ## Remove the built site and caches (keeps .venv).
-	rm -rf site .cache .pytest_cache .ruff_cache .mypy_cache
+	rm -rf site .llm-path-cache .pytest_cache .ruff_cache .mypy_cache

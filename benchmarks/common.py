@@ -56,7 +56,7 @@ def build(config: Path, site: Path, env: dict[str, str] | None = None, *, strict
 
 
 def build_project_site(site: Path) -> float:
-    """The real site with every notebook, as `make site` builds it (the notebook cache under .cache/ makes it quick once warm)."""
+    """The real site with every notebook, as `make site` builds it (the notebook cache under .llm-path-cache/ makes it quick once warm)."""
     print(
         "building the site with every notebook (executing the ones not cached yet)...",
         file=sys.stderr,

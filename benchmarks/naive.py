@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import BIN, ROOT, build, build_project_site
 
-EXECUTED_NOTEBOOKS = ROOT / ".cache" / "notebooks" / "view" / "notebooks"
+EXECUTED_NOTEBOOKS = ROOT / ".llm-path-cache" / "notebooks" / "view" / "notebooks"
 """Where the real build leaves the executed notebooks it shows (see llm_path.notebooks)."""
 
 CONFIG = """\

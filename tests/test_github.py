@@ -88,7 +88,7 @@ def test_pages_publishes_site_to_the_branch_colab_reads() -> None:
     pages = load(GITHUB / "workflows" / "pages.yml")
     steps = pages["jobs"]["publish"]["steps"]
     cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
-    assert cache["with"]["path"] == ".cache/notebooks"
+    assert cache["with"]["path"] == ".llm-path-cache/notebooks"
     assert "notebooks/**" in cache["with"]["key"] and "pyproject.toml" in cache["with"]["key"]
     publish = " ".join(run_lines(pages))
     assert "ghp-import" in publish and publish.rstrip().endswith(" site")

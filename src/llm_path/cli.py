@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument(
         "--source", type=Path, default=Path("notebooks"), help="folder of notebook sources"
     )
-    notebooks.add_argument("--cache", type=Path, default=Path(".cache/notebooks"), help="cache folder")
+    notebooks.add_argument("--cache", type=Path, default=Path(".llm-path-cache/notebooks"), help="cache folder")
     notebooks.add_argument(
         "--jobs", type=int, default=None, help="notebooks run at once (default: number of cores)"
     )

@@ -47,8 +47,8 @@ def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, 
     """A warm build shows the same notebook page from the caches; a build without notebooks evicts none of them."""
     site = build_site(tmp_path, curriculum)
     page = (site / "notebooks/linear-algebra/index.html").read_text()
-    converted = sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json"))
-    slimmed = sorted((tmp_path / ".cache/notebooks/pages").iterdir())
+    converted = sorted((tmp_path / ".llm-path-cache/mkdocs-jupyter").glob("*.json"))
+    slimmed = sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir())
     assert len(converted) == 1 and len(slimmed) == 1
     shutil.rmtree(site)
     assert build_site(tmp_path, curriculum) == site
@@ -59,8 +59,8 @@ def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, 
     )
     assert off.returncode == 0, off.stderr
     assert not (tmp_path / "site-off/notebooks").exists()
-    assert sorted((tmp_path / ".cache/mkdocs-jupyter").glob("*.json")) == converted
-    assert sorted((tmp_path / ".cache/notebooks/pages").iterdir()) == slimmed
+    assert sorted((tmp_path / ".llm-path-cache/mkdocs-jupyter").glob("*.json")) == converted
+    assert sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir()) == slimmed
 
 
 def test_a_cell_printing_100_mb_gives_a_bounded_page_with_the_note(tmp_path: Path, curriculum: Path) -> None:
@@ -74,5 +74,5 @@ def test_a_cell_printing_100_mb_gives_a_bounded_page_with_the_note(tmp_path: Pat
     assert page.stat().st_size < 1_500_000
     assert "[output truncated: 100.0 MB printed, first 1.0 MB kept]" in page.read_text()
     assert (site / "notebooks/linear-algebra/linear-algebra.ipynb").stat().st_size < 1_500_000
-    [stored] = (tmp_path / ".cache/notebooks/store").glob("linear-algebra-*.ipynb")
+    [stored] = (tmp_path / ".llm-path-cache/notebooks/store").glob("linear-algebra-*.ipynb")
     assert stored.stat().st_size < 1_500_000

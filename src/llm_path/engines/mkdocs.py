@@ -45,13 +45,13 @@ class LlmPathConfig(base.Config):
     """Folder holding the curriculum YAML, relative to mkdocs.yml."""
     notebooks = c.Type(str, default="notebooks")
     """Folder holding the notebook sources, relative to mkdocs.yml."""
-    link_report = c.Type(str, default=".cache/links.json")
+    link_report = c.Type(str, default=".llm-path-cache/links.json")
     """The link checker's last report, relative to mkdocs.yml; missing is fine."""
     execute_notebooks = c.Type(bool, default=True)
     """Execute stale notebooks and embed every topic's notebook; false builds the site without notebooks."""
-    notebook_cache = c.Type(str, default=".cache/notebooks")
+    notebook_cache = c.Type(str, default=".llm-path-cache/notebooks")
     """Where executed notebooks are cached, relative to mkdocs.yml."""
-    mermaid = c.Type(str, default=".cache/node/node_modules/mermaid/dist/mermaid.min.js")
+    mermaid = c.Type(str, default=".llm-path-cache/node/node_modules/mermaid/dist/mermaid.min.js")
     """Mermaid's script from its npm package (`make` installs it), served as assets/vendor/mermaid.min.js."""
     notebook_timeout = c.Type(int, default=DEFAULT_CELL_TIMEOUT)
     """Seconds a single notebook cell may run before the build fails."""

@@ -29,7 +29,7 @@ Statuses:
 Text a server sends (reason phrases, redirect targets, error strings) reaches every
 output without control characters, and the Markdown report as text only (``text``).
 
-Cache file (default ``.cache/links.json``, ``--cache FILE``); the site build reads it to
+Cache file (default ``.llm-path-cache/links.json``, ``--cache FILE``); the site build reads it to
 show link health. Written atomically and progressively, so an interrupted run keeps
 every finished result; runs sharing the file merge their results under a lock
 (``FILE.lock``). Format, version 1 (results sorted by URL)::

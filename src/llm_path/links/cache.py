@@ -14,7 +14,7 @@ from llm_path.files import write_atomic
 from llm_path.links.model import NOT_CHECKED, STATUSES, LinkError, LinkErrors, LinkResult
 
 CACHE_VERSION = 1
-DEFAULT_CACHE = ".cache/links.json"
+DEFAULT_CACHE = ".llm-path-cache/links.json"
 
 
 LOCK_TIMEOUT = 30.0
