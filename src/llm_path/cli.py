@@ -42,16 +42,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    """Write the generated Markdown pages to a folder, for any static-site engine."""
-    from llm_path.build.pages import render_data, render_site, write_pages
+    """Write the site's complete source to a folder: pages, notebook pages, data, assets, navigation, tips,
+    and a zensical.toml that builds it."""
+    from llm_path.build.site import NotebookError, build_site_source
+    from llm_path.engines.config import site_config
 
+    config = site_config(
+        args.config, curriculum=args.curriculum, execute_notebooks=False if args.no_notebooks else None
+    )
     try:
-        curriculum = load_curriculum(args.curriculum, _notebooks_dir(args.curriculum))
+        source = build_site_source(config, log=lambda message: print(message, file=sys.stderr))
     except CurriculumError as error:
         return _report(error)
-    pages = {**render_site(curriculum), **render_data(curriculum)}
-    write_pages(pages, args.out)
-    print(f"wrote {len(pages)} pages to {args.out}")
+    except NotebookError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for warning in source.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    count = source.write(args.out)
+    print(f"wrote {len(source.pages)} pages and {count - len(source.pages)} other files to {args.out}")
+    if args.config.is_file():
+        from llm_path.engines.zensical import write_config
+
+        toml = write_config(args.config, args.out.resolve(), source.nav, source.site_description)
+        print(f"wrote {toml}: build it with zensical build -f {toml}")
     return 0
 
 
@@ -197,10 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=cmd_validate)
 
     render = sub.add_parser(
-        "render", help="write the generated Markdown pages", description=cmd_render.__doc__
+        "render", help="write the site's complete source, for any engine", description=cmd_render.__doc__
     )
     render.add_argument("out", type=Path, help="output folder")
-    render.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
+    render.add_argument(
+        "--config", type=Path, default=Path("mkdocs.yml"), help="the site's settings (default: mkdocs.yml)"
+    )
+    render.add_argument(
+        "--curriculum", type=Path, default=None, help="curriculum folder (default: mkdocs.yml's)"
+    )
+    render.add_argument("--no-notebooks", action="store_true", help="leave the notebooks out (no execution)")
     render.set_defaults(run=cmd_render)
 
     notebooks = sub.add_parser(
@@ -210,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument(
         "--source", type=Path, default=Path("notebooks"), help="folder of notebook sources"
     )
-    notebooks.add_argument("--cache", type=Path, default=Path(".llm-path-cache/notebooks"), help="cache folder")
+    notebooks.add_argument(
+        "--cache", type=Path, default=Path(".llm-path-cache/notebooks"), help="cache folder"
+    )
     notebooks.add_argument(
         "--jobs", type=int, default=None, help="notebooks run at once (default: number of cores)"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 from pathlib import Path
 
@@ -28,6 +30,23 @@ def test_site_shows_executed_notebook_with_outputs_and_figure(tmp_path: Path, cu
     assert "https://colab.research.google.com/github/" in topic
 
 
+def test_notebook_page_has_its_toolbar_and_an_index_lists_every_notebook(tmp_path: Path, curriculum: Path) -> None:
+    """Colab, the .ipynb, the topic, an edit link and when and with what it ran; the Notebooks tab opens on an index."""
+    site = build_site(tmp_path, curriculum)
+    page = (site / "notebooks/linear-algebra/index.html").read_text()
+    bar = page.split('class="lp-notebook-bar"', 1)[1].split("</div>", 1)[0]
+    assert 'href="https://colab.research.google.com/github/llm-path/llm-path/blob/gh-pages/notebooks/linear-algebra/linear-algebra.ipynb"' in bar
+    assert 'href="linear-algebra.ipynb" download' in bar
+    assert 'href="../../topics/linear-algebra/"' in bar
+    assert 'href="https://github.com/llm-path/llm-path/edit/main/notebooks/linear-algebra.py"' in bar
+    facts = html.unescape(bar)
+    assert re.search(r"Executed on \d{4}-\d\d-\d\d with Python 3\.\d+\.\d+ and torch [\d.]+\S*, in \d+ s", facts), facts
+    index = (site / "notebooks/index.html").read_text()
+    assert 'href="linear-algebra/"' in index and 'href="../topics/linear-algebra/"' in index
+    tab = page.split('class="md-tabs__list"', 1)[1].split("</ul>", 1)[0]
+    assert 'href="../"' in tab or 'href="../index.html"' in tab or "notebooks/" in tab
+
+
 def test_failing_notebook_fails_the_build(tmp_path: Path, curriculum: Path) -> None:
     """A notebook whose assert fails stops the build with the located message, no traceback."""
     notebooks = tmp_path / "notebooks"
@@ -47,9 +66,8 @@ def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, 
     """A warm build shows the same notebook page from the caches; a build without notebooks evicts none of them."""
     site = build_site(tmp_path, curriculum)
     page = (site / "notebooks/linear-algebra/index.html").read_text()
-    converted = sorted((tmp_path / ".llm-path-cache/mkdocs-jupyter").glob("*.json"))
-    slimmed = sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir())
-    assert len(converted) == 1 and len(slimmed) == 1
+    converted = sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir())
+    assert len(converted) == 1
     shutil.rmtree(site)
     assert build_site(tmp_path, curriculum) == site
     assert (site / "notebooks/linear-algebra/index.html").read_text() == page
@@ -59,8 +77,7 @@ def test_warm_and_notebook_free_builds_keep_the_converted_pages(tmp_path: Path, 
     )
     assert off.returncode == 0, off.stderr
     assert not (tmp_path / "site-off/notebooks").exists()
-    assert sorted((tmp_path / ".llm-path-cache/mkdocs-jupyter").glob("*.json")) == converted
-    assert sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir()) == slimmed
+    assert sorted((tmp_path / ".llm-path-cache/notebooks/pages").iterdir()) == converted
 
 
 def test_a_cell_printing_100_mb_gives_a_bounded_page_with_the_note(tmp_path: Path, curriculum: Path) -> None:

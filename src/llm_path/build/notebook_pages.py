@@ -1,95 +1,39 @@
-"""Slim a notebook page rendered by mkdocs-jupyter: pure HTML-to-HTML, no MkDocs.
+"""An executed notebook as a Markdown page any engine can build: prose stays Markdown, code and outputs are HTML.
 
-mkdocs-jupyter inlines about 580 KB of JupyterLab CSS, a MathJax loader, a
-clipboard widget and a Mermaid module fetched from a CDN into every notebook
-page, and embeds figures as base64. This keeps the cells and outputs and
-drops the rest: the site's own small stylesheet styles the cells, maths
-becomes MathML, figures become files, and code and outputs stay out of the
-search index, which keeps the notebooks' prose.
+Markdown cells keep their Markdown, so every engine gives the page its headings,
+table of contents, maths and search entries as for any page. Code cells arrive
+already highlighted, and outputs already rendered, as raw HTML blocks that the
+engine passes through untouched and the search index leaves out; figures become
+files beside the page, with their size, so nothing is inlined as base64.
 
-Weight (the budget is 100 KB of HTML per notebook page): syntax highlighting
-is most of a page, one span per token. Names, whitespace, operators and
-punctuation are drawn in the code's own colour without a span, tokens the
-theme draws in one colour share one class, and neighbouring tokens of one
-class share a span: keywords, strings, numbers, built-ins and comments keep
-their colours.
+Weight (the budget is 100 KB of HTML per notebook page): syntax highlighting is
+most of a page, one span per token. Names, whitespace, operators and punctuation
+are drawn in the code's own colour without a span, tokens the theme draws in one
+colour share one class, and neighbouring tokens of one class share a span:
+keywords, strings, numbers, built-ins and comments keep their colours.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import shutil
 import struct
-from html import escape as html_escape
+from dataclasses import dataclass
+from html import escape
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from llm_path.build import maths
-from llm_path.build.maths import render_dollars
-from llm_path.files import write_atomic
+import nh3
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 
-STYLE = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
-SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)
-COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-CLIPBOARD = re.compile(r'<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>', re.DOTALL)
-MARKDOWN_CELL = re.compile(r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(.*?)(</div>)', re.DOTALL)
-IMAGE = re.compile(
-    r'<img\b(?P<before>[^>]*?)\bsrc="data:image/(?P<kind>png|jpeg|gif);base64,(?P<data>[A-Za-z0-9+/=\s]+)"(?P<after>[^>]*)>'
-)
-ALT = re.compile(r'\balt="[^"]*"')
-EMPTY_CLASS = re.compile(r'\bclass=""')
-COPY_TEXT = re.compile(r'<div class="clipboard-copy-txt"[^>]*>.*?</div>', re.DOTALL)
-"""The cell's source again, for a copy button the page no longer has: shown as stray text and indexed twice."""
-ANCHOR = re.compile(r'<a class="anchor-link" href="(#[^"]*)">¶</a>')
-COLLAPSER = re.compile(r'<div class="jp-Collapser[^"]*">\s*</div>\n?')
-WRAPPERS = [
-    (re.compile(pattern, re.DOTALL), replacement)
-    for pattern, replacement in (
-        # mkdocs-jupyter opens each code cell twice; the outer copy becomes a bare wrapper, dropped later.
-        (r'<div class="jp-Cell jp-CodeCell jp-Notebook-cell[^"]*">\n(?=<div class="jp-Cell )', "<div>\n"),
-        # Cell ids ("cell-id=1a2b3c4d") are JupyterLab's own; nothing links to them.
-        (
-            r'<div class="jp-Cell (jp-CodeCell|jp-MarkdownCell) jp-Notebook-cell[^"]*"(?: id="cell-id=[^"]*")?',
-            r'<div class="jp-Cell \1"',
-        ),
-        # Every cell was a tab stop; only the code and outputs, which may scroll sideways, need focus.
-        (r'<div class="jp-Cell-inputWrapper" tabindex="0">', "<div>"),
-        (r'<div class="jp-InputArea jp-Cell-inputArea">', "<div>"),
-        (
-            r'<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput"[^>]*>',
-            '<div class="jp-RenderedMarkdown">',
-        ),
-        (r'<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor"[^>]*>', "<div>"),
-        (r'<div class="CodeMirror cm-s-jupyter">', "<div>"),
-        (r'<div class="jp-Notebook"[^>]*>', "<div>"),
-        (
-            r'<div class="highlight-ipynb hl-[a-z0-9]+"><pre>',
-            '<div class="highlight" data-search-exclude><pre tabindex="0">',
-        ),
-        (r'<div class="jp-Cell-outputWrapper">', "<div>"),
-        (r'<div class="jp-OutputArea jp-Cell-outputArea">', "<div>"),
-        (r'<div class="jp-OutputArea-child[^"]*">', "<div>"),
-        (r'<div class="jp-RenderedText jp-OutputArea-output[^"]*"', '<div class="jp-OutputArea-output"'),
-        # Each output is excluded from search itself: mkdocs-material's search parser compares elements
-        # by tag name only, so an excluded <div> stops being excluded at its first inner </div>.
-        (r'<div class="([^"]*\bjp-OutputArea-output\b[^"]*)"', r'<div class="\1" data-search-exclude'),
-        # An output that is one block of text (the usual printout) needs no more than its class.
-        (
-            r'<div class="jp-OutputArea-output" data-search-exclude data-mime-type="text/plain" tabindex="0">\n'
-            r"(<pre>[^<]*</pre>)\n</div>",
-            r'<div class="jp-OutputArea-output" tabindex="0" data-search-exclude>\1</div>',
-        ),
-    )
-]
-"""JupyterLab's nested wrappers and long class lists, cut to what the site's notebook.css styles."""
-DIV_TAG = re.compile(r"<div(?P<attributes>\s[^>]*)?>\n?|(?P<close></div>)\n?")
-MATHML_NAMESPACE = ' xmlns="http://www.w3.org/1998/Math/MathML"'
-MATHML = re.compile(r"<math\b.*?</math>", re.DOTALL)
-CHARACTER_REFERENCE = re.compile(r"&#x([0-9A-Fa-f]+);")
-"""latex2mathml writes every operator as a reference ('&#x0003D;' for '='); the page is UTF-8."""
-HIGHLIGHTED = re.compile(r'(<div class="highlight"[^>]*><pre[^>]*>)(.*?)(</pre>)', re.DOTALL)
+from llm_path.files import TEMPORARY_PREFIX, write_atomic
+
 TOKEN = re.compile(r'<span class="([a-z0-9]+)">([^<]*)</span>|<span></span>')
 UNQUOTED_CLASS = re.compile(r'<span class="([a-z0-9]+)">')
 SAME_CLASS = re.compile(r'<span class="([a-z0-9]+)">([^<]*)</span>(\s*)<span class="\1">')
@@ -115,90 +59,22 @@ COLOUR_CLASS = {
 """Pygments token class -> the theme class drawn in the same colour; tokens not listed (names, whitespace,
 string prefixes...) have no colour of their own and lose their span."""
 
-
-def slim_notebook_html(html: str, figure_prefix: str) -> tuple[str, dict[str, bytes]]:
-    """The cleaned content and the figures to write beside the page ({file name: bytes})."""
-    # The inlined theme and the base64 figures are nine tenths of the input: drop them first, with
-    # plain string search, so every later pass works on a page-sized string (the warm rebuild budget).
-    html = STYLE.sub("", _without(html, "<style", "</style>"))
-    html, figures = _extract_figures(html, figure_prefix)
-    html = SCRIPT.sub("", html)
-    html = COMMENT.sub("", html)
-    html = CLIPBOARD.sub("", html)
-    html = COPY_TEXT.sub("", html)
-    html = COLLAPSER.sub("", html)
-    # The theme's own permalink class: styled like every other page's, and left out of search titles.
-    html = ANCHOR.sub(r'<a class="headerlink" href="\1" title="Permanent link">¶</a>', html)
-    for pattern, replacement in WRAPPERS:
-        html = pattern.sub(replacement, html)
-    html = _without_bare_divs(html)
-    html = HIGHLIGHTED.sub(lambda m: m.group(1) + slim_highlighting(m.group(2)) + m.group(3), html)
-    html = MARKDOWN_CELL.sub(lambda m: m.group(1) + render_dollars(m.group(2)) + m.group(3), html)
-    html = html.replace(MATHML_NAMESPACE, "")  # HTML parsers put <math> in its namespace by themselves
-    html = MATHML.sub(lambda m: CHARACTER_REFERENCE.sub(_character, m.group(0)), html)
-    return html, figures
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DETAILS = re.compile(r"<details(?![^>]*\bmarkdown=)")
+IMAGES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"), ("image/gif", "gif"))
+HTML_OUTPUT_TAGS = {
+    "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "colgroup", "col", "div", "span", "p",
+    "b", "i", "em", "strong", "code", "pre", "br", "hr", "ul", "ol", "li", "sub", "sup", "small",
+}  # fmt: skip
+"""What a rich HTML output (a pandas table, say) keeps: structure and text, no scripts, styles or links."""
 
 
-def _without(html: str, start: str, end: str) -> str:
-    """`html` less every block from `start` to the next `end`."""
-    parts = []
-    position = 0
-    while (found := html.find(start, position)) >= 0 and (close := html.find(end, found)) >= 0:
-        parts.append(html[position:found])
-        position = close + len(end)
-    parts.append(html[position:])
-    return "".join(parts)
+@dataclass(frozen=True)
+class NotebookPage:
+    """A notebook's page: its Markdown and the files beside it ({file name: bytes})."""
 
-
-def _without_bare_divs(html: str) -> str:
-    """`html` less every <div> without attributes, and its closing tag: wrappers nothing styles.
-
-    They are a third of a notebook page's elements, and every element costs the search indexer time
-    in proportion to how deeply it is nested. Unbalanced markup is returned as it is.
-    """
-    parts = []
-    dropped: list[bool] = []
-    position = 0
-    for match in DIV_TAG.finditer(html):
-        if match.group("close"):
-            if not dropped:
-                return html
-            drop = dropped.pop()
-        else:
-            drop = match.group("attributes") is None
-            dropped.append(drop)
-        if drop:
-            parts.append(html[position : match.start()])
-            position = match.end()
-    if dropped:
-        return html
-    parts.append(html[position:])
-    return "".join(parts)
-
-
-def _extract_figures(html: str, figure_prefix: str) -> tuple[str, dict[str, bytes]]:
-    """Base64 images become files named after their content; the page links them with their size."""
-    figures: dict[str, bytes] = {}
-
-    def extract(match: re.Match[str]) -> str:
-        data = base64.b64decode(re.sub(r"\s", "", match.group("data")))
-        extension = "jpg" if match.group("kind") == "jpeg" else match.group("kind")
-        name = f"{figure_prefix}{len(figures) + 1}-{hashlib.sha1(data).hexdigest()[:8]}.{extension}"
-        figures[name] = data
-        attributes = EMPTY_CLASS.sub("", ALT.sub("", match.group("before") + match.group("after"))).strip()
-        attributes = attributes.removesuffix("/").strip()
-        size = png_size(data) if extension == "png" else None
-        # A figure drawn for high-density screens (IPython's 'retina' format) says its display size
-        # in the output's metadata, which nbconvert writes as width and height: keep those.
-        has_size = "width=" in attributes and "height=" in attributes
-        dimensions = f' width="{size[0]}" height="{size[1]}"' if size and not has_size else ""
-        alt = f"Figure {len(figures)} produced by the notebook"
-        return f'<img src="{name}" alt="{alt}"{dimensions} loading="lazy" decoding="async" {attributes}>'.replace(
-            " >", ">"
-        )
-
-    html = IMAGE.sub(extract, html)
-    return html, figures
+    markdown: str
+    files: dict[str, bytes]
 
 
 def slim_highlighting(code: str) -> str:
@@ -215,10 +91,6 @@ def slim_highlighting(code: str) -> str:
     return UNQUOTED_CLASS.sub(r"<span class=\1>", code)  # one-word values need no quotes in HTML
 
 
-def _character(match: re.Match[str]) -> str:
-    return html_escape(chr(int(match.group(1), 16)), quote=False)
-
-
 def png_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG header, so the page reserves the figure's space before it loads."""
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
@@ -227,49 +99,153 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-class SlimmedPages:
-    """`slim_notebook_html` with its results kept on disk between builds.
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
 
-    Slimming a notebook page is most of what a warm build spends on it. The result depends only on the
-    page's HTML and on the code that slims it, so it is stored under a hash of both:
-    `folder/PAGE-HASH/page.html` and the page's figures beside it. Storing a page's new result evicts
-    its old ones; nothing else does, so a build without notebooks keeps the cache.
+
+class _Converter:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.files: dict[str, bytes] = {}
+        self.lexer = PythonLexer()
+        self.formatter = HtmlFormatter(nowrap=True)
+
+    def cell(self, cell: dict[str, Any]) -> str:
+        source = _text(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown":
+            # Jupyter renders Markdown inside <details> (an exercise's solution); Python-Markdown needs telling.
+            return DETAILS.sub('<details markdown="1"', source)
+        if cell.get("cell_type") != "code" or not source.strip():
+            return ""
+        code = slim_highlighting(highlight(source, self.lexer, self.formatter).rstrip("\n"))
+        # No <code> inside <pre>: the theme would give every cell a copy button in a nameless <nav> (axe: landmark-unique).
+        parts = [f'<div class="lp-code highlight" data-search-exclude><pre tabindex="0">{code}</pre></div>']
+        parts += self.outputs(cell.get("outputs", []))
+        return "\n".join(parts)
+
+    def outputs(self, outputs: list[dict[str, Any]]) -> list[str]:
+        rendered: list[str] = []
+        streams: list[tuple[str, str]] = []
+        for output in outputs:
+            kind = output.get("output_type")
+            if kind == "stream":
+                text = ANSI.sub("", _text(output.get("text", "")))
+                if streams and streams[-1][0] == output.get("name"):
+                    streams[-1] = (streams[-1][0], streams[-1][1] + text)
+                else:
+                    streams.append((str(output.get("name")), text))
+                continue
+            rendered += [self._stream(name, text) for name, text in streams]
+            streams = []
+            if kind in ("display_data", "execute_result"):
+                rendered.append(self._rich(output.get("data", {}), output.get("metadata", {})))
+            elif kind == "error":
+                rendered.append(self._stream("stderr", f"{output.get('ename')}: {output.get('evalue')}"))
+        rendered += [self._stream(name, text) for name, text in streams]
+        return [r for r in rendered if r]
+
+    def _stream(self, name: str, text: str) -> str:
+        if not text.strip():
+            return ""
+        kind = " lp-stderr" if name == "stderr" else ""
+        return f'<div class="lp-output{kind}" data-search-exclude><pre tabindex="0">{escape(text.rstrip(), quote=False)}</pre></div>'
+
+    def _rich(self, data: dict[str, Any], meta: dict[str, Any]) -> str:
+        for mime, extension in IMAGES:
+            if mime in data:
+                return self._figure(data[mime], mime, extension, meta.get(mime) or {})
+        if "text/html" in data:
+            clean = nh3.clean(
+                _text(data["text/html"]), tags=HTML_OUTPUT_TAGS, attributes={"*": {"colspan", "rowspan"}}
+            )
+            return f'<div class="lp-output lp-html" data-search-exclude tabindex="0">{clean}</div>'
+        if "text/plain" in data:
+            return self._stream("stdout", _text(data["text/plain"]))
+        return ""
+
+    def _figure(self, payload: Any, mime: str, extension: str, meta: dict[str, Any]) -> str:
+        body = _text(payload).encode() if mime == "image/svg+xml" else base64.b64decode(_text(payload))
+        number = len(self.files) + 1
+        name = f"figure-{number}-{hashlib.sha1(body).hexdigest()[:8]}.{extension}"
+        self.files[name] = body
+        # A figure drawn for high-density screens ('retina') says its display size in the output's metadata.
+        size = (meta.get("width"), meta.get("height")) if meta.get("width") else png_size(body)
+        dimensions = (
+            f' width="{int(size[0])}" height="{int(size[1])}"' if size and size[0] and size[1] else ""
+        )
+        return (
+            f'<div class="lp-output lp-figure" data-search-exclude><img src="{name}" '
+            f'alt="Figure {number} produced by the notebook"{dimensions} loading="lazy" decoding="async"></div>'
+        )
+
+
+def notebook_page(executed: Path, title: str, toolbar: str) -> NotebookPage:
+    """The page of an executed notebook (.ipynb): front matter, the toolbar, then its cells in order."""
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    converter = _Converter(executed.stem)
+    blocks = [converter.cell(cell) for cell in notebook.get("cells", [])]
+    front = f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n"
+    body = "\n\n".join(block for block in blocks if block.strip())
+    first_break = body.find("\n")
+    if body.startswith("# ") and first_break > 0:  # the toolbar goes under the notebook's own title
+        body = body[: first_break + 1] + "\n" + toolbar + "\n" + body[first_break:]
+    else:
+        body = toolbar + "\n\n" + body
+    files = {**converter.files, f"{executed.stem}.ipynb": executed.read_bytes()}
+    return NotebookPage(front + body + "\n", files)
+
+
+def execution_facts(executed: Path) -> dict[str, Any]:
+    """When and with what the notebook was executed, as the runner recorded it (empty when it did not)."""
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    facts = dict(notebook.get("metadata", {}).get("llm_path", {}))
+    facts.setdefault("python", notebook.get("metadata", {}).get("language_info", {}).get("version"))
+    return facts
+
+
+class NotebookPages:
+    """`notebook_page` with its results kept on disk between builds, keyed on everything that decides them.
+
+    Highlighting a notebook is most of what a warm build spends on it; the page depends only on the
+    executed notebook, its title and toolbar, and the code that converts it. `folder/NAME-HASH/` holds
+    `page.md` and the files beside it; storing a page's new result evicts its old ones.
     """
 
-    PAGE = "page.html"
+    PAGE = "page.md"
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.code = _code_digest()
 
-    def slim(self, name: str, html: str, figure_prefix: str) -> tuple[str, dict[str, bytes]]:
-        """What `slim_notebook_html(html, figure_prefix)` returns, for the page called `name`."""
-        digest = hashlib.sha256(f"{self.code}\0{figure_prefix}\0{html}".encode()).hexdigest()[:24]
+    def page(self, executed: Path, title: str, toolbar: str) -> NotebookPage:
+        name = executed.stem
+        digest = hashlib.sha256(
+            b"\0".join([self.code.encode(), title.encode(), toolbar.encode(), executed.read_bytes()])
+        ).hexdigest()[:24]
         entry = self.folder / f"{name}-{digest}"
-        page = entry / self.PAGE
-        if page.is_file():
-            # A figure's write killed halfway leaves a hidden temporary file beside the others: not a figure.
-            figures = {
+        stored = entry / self.PAGE
+        if stored.is_file():
+            files = {
                 f.name: f.read_bytes()
                 for f in entry.iterdir()
-                if f.name != self.PAGE and not f.name.startswith(".")
+                if f.name != self.PAGE and not f.name.startswith((".", TEMPORARY_PREFIX))
             }
-            return page.read_text(encoding="utf-8"), figures
-        slimmed, figures = slim_notebook_html(html, figure_prefix)
-        for figure, data in figures.items():
-            write_atomic(entry / figure, data)
-        write_atomic(page, slimmed)  # last: a page file means the entry is whole
+            return NotebookPage(stored.read_text(encoding="utf-8"), files)
+        page = notebook_page(executed, title, toolbar)
+        for file, data in page.files.items():
+            write_atomic(entry / file, data)
+        write_atomic(stored, page.markdown)  # last: a page file means the entry is whole
         for old in self.folder.glob(f"{name}-*"):
             if old != entry and old.name.removeprefix(f"{name}-").isalnum():
                 shutil.rmtree(old, ignore_errors=True)
-        return slimmed, figures
+        return page
 
 
 def _code_digest() -> str:
-    """Hash of what decides a slimmed page: this module, the maths renderer and its LaTeX converter."""
+    """Hash of what decides a page: this module and the highlighter's version."""
     parts = [
         Path(__file__).read_bytes(),
-        Path(maths.__file__).read_bytes(),
-        metadata.version("latex2mathml").encode(),
+        metadata.version("pygments").encode(),
+        metadata.version("nh3").encode(),
     ]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()

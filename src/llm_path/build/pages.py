@@ -54,7 +54,7 @@ class SiteOptions:
     """What the pages need beyond the curriculum: where things live and what is known of links."""
 
     notebooks: Mapping[str, str] = field(default_factory=dict)
-    """Topic id -> the notebook's page path (e.g. 'notebooks/attention.ipynb'), for topics with an executed notebook."""
+    """Topic id -> the notebook's page path (e.g. 'notebooks/attention.md'), for topics with an executed notebook."""
     health: Mapping[str, LinkHealth] = field(default_factory=dict)
     """URL -> its last link-check result; empty when there is no report."""
     repo_url: str | None = None
@@ -145,9 +145,13 @@ class _Renderer:
             return Markup(html.escape(_relative(target, page)))
 
         def url(target: str) -> Markup:
-            """A link for raw HTML, which MkDocs does not rewrite: relative to the page's directory URL."""
+            """A link for raw HTML, which no engine rewrites: from the page's directory URL to the target's."""
+            if target.endswith(".md"):
+                stripped = target.removesuffix(".md").removesuffix("index").rstrip("/")
+                target = stripped + "/" if stripped else "./"
+            link = _relative(target, page.removesuffix(".md").removesuffix("index") + "/")
             return Markup(
-                html.escape(_relative(target, page.removesuffix(".md").removesuffix("index") + "/"))
+                html.escape(link + "/" if target.endswith("/") and not link.endswith("/") else link)
             )
 
         return ENV.get_template(template).render(
@@ -214,7 +218,7 @@ class _Renderer:
         """The raw .ipynb, copied beside the rendered notebook page (directory URLs)."""
         if notebook_page is None:
             return None
-        stem = notebook_page.removesuffix(".ipynb")
+        stem = notebook_page.removesuffix(".md")
         return f"{stem}/{stem.rsplit('/', 1)[-1]}.ipynb"
 
     def _colab(self, topic: Topic, notebook_page: str | None) -> str | None:
@@ -228,6 +232,35 @@ class _Renderer:
 
     def simple(self, template: str, page: str, source: str | None) -> str:
         return self.render(template, page, source=source)
+
+    def notebook_toolbar(self, topic: Topic, facts: Mapping[str, Any]) -> str:
+        """The bar under a notebook page's title: Colab, the .ipynb, its topic, an edit link, how it was executed."""
+        notebook = self.options.notebooks[topic.id]
+        name = notebook.removesuffix(".md").rsplit("/", 1)[-1]
+        edit = (
+            Markup(
+                html.escape(
+                    f"{self.options.repo_url.rstrip('/')}/edit/{self.options.edit_branch}/notebooks/{topic.notebook}"
+                )
+            )
+            if self.options.repo_url and topic.notebook
+            else None
+        )
+        return self.render(
+            "notebook-bar.html.j2",
+            notebook,
+            topic=topic,
+            ipynb=f"{name}.ipynb",
+            colab_url=self._colab(topic, notebook),
+            edit=edit,
+            facts=facts,
+        )
+
+    def notebooks_index(self) -> str:
+        topics = [t for t in self.c.ordered_topics() if t.id in self.options.notebooks]
+        return self.render(
+            "notebooks.md.j2", "notebooks/index.md", topics=topics, notebooks=self.options.notebooks
+        )
 
 
 def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> dict[str, str]:
@@ -246,7 +279,16 @@ def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> d
         ("plan.md.j2", "plan.md", "path.yml"),
     ):
         pages[page] = renderer.simple(template, page, source)
+    if renderer.options.notebooks:
+        pages["notebooks/index.md"] = renderer.notebooks_index()
     return pages
+
+
+def notebook_toolbar(
+    curriculum: Curriculum, options: SiteOptions, topic_id: str, facts: Mapping[str, Any]
+) -> str:
+    """The toolbar HTML of a topic's notebook page (see `_Renderer.notebook_toolbar`)."""
+    return _Renderer(curriculum, options).notebook_toolbar(curriculum.topics[topic_id], facts)
 
 
 def render_data(curriculum: Curriculum) -> dict[str, str]:
@@ -276,9 +318,12 @@ def navigation(
         nav.append(
             {
                 "Notebooks": [
-                    {meta_text(curriculum.topics[t].title): options.notebooks[t]}
-                    for t in (topic.id for topic in curriculum.ordered_topics())
-                    if t in options.notebooks
+                    {"All notebooks": "notebooks/index.md"},
+                    *(
+                        {meta_text(curriculum.topics[t].title): options.notebooks[t]}
+                        for t in (topic.id for topic in curriculum.ordered_topics())
+                        if t in options.notebooks
+                    ),
                 ]
             }
         )
@@ -295,6 +340,13 @@ def navigation(
         },
     ]
     return nav
+
+
+def with_edit_link(markdown: str, source: str, repo_url: str | None, branch: str = "main") -> str:
+    """A hand-written page with the same 'Suggest an edit' link as generated ones, to its own file."""
+    if not repo_url:
+        return markdown
+    return f"{markdown.rstrip()}\n\n[Suggest an edit]({repo_url.rstrip('/')}/edit/{branch}/{source}){{ .lp-edit }}\n"
 
 
 def write_pages(pages: Mapping[str, str], out: FsPath) -> None:

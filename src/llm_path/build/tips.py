@@ -39,6 +39,8 @@ SKIP = {
     "nav",
 }
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+NO_TIPS = "data-no-tips"
+"""An element with this attribute gets no tips inside it (the glossary page itself)."""
 TOKEN = re.compile(r"<!--.*?-->|<[^>]+>|[^<]+", re.DOTALL)
 TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)")
 
@@ -74,7 +76,7 @@ class TipLinker:
         )
 
     def link(self, page_html: str, glossary_href: str) -> str:
-        """Wrap the first mention of each term outside links, code, headings and maths."""
+        """Wrap the first mention of each term outside links, code, headings, maths and `data-no-tips` elements."""
         if self.pattern is None:
             return page_html
         used: set[str] = set()
@@ -86,13 +88,13 @@ class TipLinker:
                 if match and not token.startswith("<!"):
                     closing, name = match.group(1) == "/", match.group(2).lower()
                     if closing:
-                        if name in stack:
-                            while stack and stack.pop() != name:
+                        if any(entry.split()[0] == name for entry in stack):
+                            while stack and stack.pop().split()[0] != name:
                                 pass
                     elif name not in VOID and not token.endswith("/>"):
-                        stack.append(name)
+                        stack.append(f"{name} {NO_TIPS}" if NO_TIPS in token else name)
                 out.append(token)
-            elif any(tag in SKIP for tag in stack):
+            elif any(tag in SKIP or tag.endswith(NO_TIPS) for tag in stack):
                 out.append(token)
             else:
                 out.append(self._link_text(token, used, glossary_href))

@@ -96,6 +96,8 @@ def merge_outputs(fresh: NotebookNode, executed: NotebookNode) -> NotebookNode:
         cell.id = f"cell-{index}"
     fresh.metadata["kernelspec"] = executed.metadata.get("kernelspec", {})
     fresh.metadata["language_info"] = executed.metadata.get("language_info", {})
+    if "llm_path" in executed.metadata:
+        fresh.metadata["llm_path"] = executed.metadata["llm_path"]
     return fresh
 
 
@@ -134,8 +136,16 @@ class NotebookCache:
             return None
         return view
 
-    def store(self, name: str, key: str, executed: str) -> None:
-        """Keep an executed notebook (.ipynb text) under its key."""
+    def store(self, name: str, key: str, executed: str, facts: dict[str, object] | None = None) -> None:
+        """Keep an executed notebook (.ipynb text) under its key, with how it was executed in its metadata.
+
+        `facts` (when, how long, with which Python and torch) are what the notebook's page shows; they
+        are not part of the key.
+        """
+        if facts:
+            notebook = json.loads(executed)
+            notebook.setdefault("metadata", {})["llm_path"] = facts
+            executed = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
         write_atomic(self.stored(name, key), executed)
 
     def update_view(self, name: str, fresh: NotebookNode, key: str, digest: str) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -190,7 +192,13 @@ class NotebookRunner:
             view = None
             if outcome.failure is None and outcome.notebook is not None:
                 entry = stale[job.name]
-                self.cache.store(job.name, entry.key, outcome.notebook)
+                facts = {
+                    "executed": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "seconds": round(outcome.seconds, 1),
+                    "python": self.fingerprint.get("python"),
+                    "torch": self.fingerprint.get("torch"),
+                }
+                self.cache.store(job.name, entry.key, outcome.notebook, facts)
                 view = self.cache.update_view(job.name, entry.notebook, entry.key, entry.digest)
                 self.cache.evict(job.name, entry.key)
             status = "executed" if view is not None else "failed"
