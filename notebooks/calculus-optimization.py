@@ -610,9 +610,9 @@ def run_check(name: str, candidate, cases, mismatch) -> bool | None:
     return True
 
 
-def array_mismatch(expected: np.ndarray, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` as an approximation of `expected`, or None."""
-    got = np.asarray(got)
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
     if got.shape != expected.shape:
         return f"shape {got.shape}, expected {expected.shape}"
     if not np.allclose(got, expected, rtol=rtol, atol=atol):
