@@ -312,7 +312,7 @@ params_torch_300 = fit_torch(x_train, y_train, lr=1.0, steps=300)
 
 assert np.abs(bce_grad(params_newton, x_train, y_train)).max() < 1e-12, "Newton reached the optimum"
 np.testing.assert_allclose(params_gd, params_newton, atol=1e-6)
-np.testing.assert_allclose(params_torch_300, params_gd_300, atol=1e-9)
+np.testing.assert_allclose(params_torch_300, params_gd_300, rtol=0, atol=1e-12)
 assert np.abs(params_gd_300 - params_newton).max() > 1e-4, "300 steps is not yet converged"
 test_accuracy = np.mean((params_gd[0] + x_test @ params_gd[1:] > 0) == y_test)
 # The best any classifier can do on these clouds (the Bayes accuracy): the optimal boundary is the

@@ -531,7 +531,7 @@ x_features = rng.standard_normal((200, 5)) * np.array([1.0, 3.0, 10.0, 30.0, 100
 kappa_x = condition_number(x_features)
 kappa_gram = condition_number(x_features.T @ x_features)
 print(f"kappa(X) = {kappa_x:.1f}, kappa(X^T X) = {kappa_gram:.1f} = kappa(X)^2")
-assert math.isclose(kappa_gram, kappa_x**2, rel_tol=1e-8)
+assert math.isclose(kappa_gram, kappa_x**2, rel_tol=1e-12)
 
 # %% [markdown]
 # ## 4. Root finding: bisection vs Newton's method

@@ -230,10 +230,10 @@ theirs = F.cross_entropy(rows, targets).item()
 print(f"cross-entropy: ours {ours:.6f} nats, torch {theirs:.6f} nats")
 print(f"= {ours / math.log(2):.3f} bits per character, perplexity {math.exp(ours):.3f}")
 
-np.testing.assert_allclose(ours, theirs, rtol=1e-10)
-np.testing.assert_allclose(perplexity(model, test), math.exp(theirs), rtol=1e-10)
+np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+np.testing.assert_allclose(perplexity(model, test), math.exp(theirs), rtol=1e-12)
 bits = ours / math.log(2)
-np.testing.assert_allclose(perplexity(model, test), 2**bits, rtol=1e-10)
+np.testing.assert_allclose(perplexity(model, test), 2**bits, rtol=1e-12)
 
 # %% [markdown]
 # ### Choosing the smoothing on the dev set

@@ -198,7 +198,7 @@ for b_idx in range(batch):
         expected_bias[b_idx, t] = activations[b_idx, t] + bias
         expected_centred[b_idx, t] = activations[b_idx, t] - token_mean
 
-np.testing.assert_allclose(with_bias, expected_bias)
+np.testing.assert_allclose(with_bias, expected_bias, rtol=1e-15)
 np.testing.assert_allclose(centred, expected_centred, atol=1e-12)
 np.testing.assert_allclose(centred.mean(axis=1), 0.0, atol=1e-12)
 
