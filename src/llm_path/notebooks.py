@@ -43,6 +43,8 @@ PACKAGES_THAT_MATTER = (
     "sacrebleu",
     "fastapi",
     "httpx",
+    "jsonschema",
+    "mcp",
     "pydantic",
     "ipykernel",
     "nbclient",
