@@ -714,9 +714,9 @@ def run_agent(
 # Here is the whole rule-based policy. It recognises four kinds of task by
 # their wording, reads the observations so far, and writes the reply a model
 # would write. It ignores failed observations, so after an error it simply
-# tries again. Its last rule imitates a real and well-documented weakness of
-# language models: **it follows instructions it finds in its context**, even
-# inside a retrieved document (rule 0). Section 7 exploits it.
+# tries again. Its first rule (rule 0) imitates a real and well-documented
+# weakness of language models: **it follows instructions it finds in its
+# context**, even inside a retrieved document. Section 7 exploits it.
 
 # %%
 INSTRUCTION = re.compile(r"call (?P<tool>\w+) with (?P<args>\{.*?\})", re.IGNORECASE | re.DOTALL)
@@ -1012,6 +1012,19 @@ try:
 except ValueError as error:
     print("refused:", error)
 print("...", render_prompt(long_episode.messages, TOOLS, 3000)[-600:])
+
+# The adapter's wiring, with a stand-in generator that records what it was given and always answers:
+seen_prompts: list[str] = []
+
+
+def generator(prompt: str) -> str:
+    seen_prompts.append(prompt)
+    return " The tools are not needed.\nFinal Answer: 42"
+
+
+adapted = run_agent("What is six times seven?", llm_policy(generator, budget_chars=3000), TOOLS)
+assert adapted.status == "answered" and adapted.answer == "42" and len(seen_prompts) == 1
+assert seen_prompts[0].endswith("Task: What is six times seven?\nThought:") and len(seen_prompts[0]) <= 3000
 
 # %% [markdown]
 # ## 4. The Model Context Protocol
@@ -1904,13 +1917,19 @@ guarded_clean = np.mean(
 fig, ax = plt.subplots(figsize=(7, 3.8))
 labels = ["no defence", "instruction filter", "capability guard"]
 x = np.arange(3)
-ax.bar(x - 0.2, [undefended[0], filtered[0], guarded[0]], 0.4, label="attack succeeds", color="C3")
-ax.bar(x + 0.2, [undefended[1], filtered[1], guarded[1]], 0.4, label="task still done", color="C2")
+attack_bars = ax.bar(
+    x - 0.2, [undefended[0], filtered[0], guarded[0]], 0.4, label="attack succeeds", color="C3"
+)
+task_bars = ax.bar(
+    x + 0.2, [undefended[1], filtered[1], guarded[1]], 0.4, label="task still done", color="C2"
+)
+for bars in (attack_bars, task_bars):
+    ax.bar_label(bars, labels=[f"{b.get_height():.0%}" for b in bars], fontsize=8)
 ax.set_xticks(x, labels)
-ax.set_ylim(0, 1.05)
+ax.set_ylim(0, 1.25)
 ax.set_ylabel(f"share of {len(INJECTIONS) * len(SEARCH_TASKS)} trials")
 ax.set_title("A poisoned document against three agents")
-ax.legend()
+ax.legend(loc="upper center", ncol=2)
 plt.show()
 
 assert undefended[0] > 0.5, "the live injection works against the undefended agent"

@@ -51,7 +51,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)  # tiny tensors: a second thread cost more in synchronisation than it saved (measured)
+torch.set_num_threads(
+    1
+)  # tiny tensors: a second thread cost more in synchronisation than it saved (measured)
 torch.manual_seed(0)
 
 # %% [markdown]
@@ -405,8 +407,9 @@ right.scatter(x, [EVALS[name][2] for name in EVALS], marker="_", s=900, color="k
 right.plot([-0.3, 0.3], [0.5, 0.5], color="C3", ls=":", label="best possible from colour alone")
 right.set_xticks(x, [name.replace(", ", "\n") for name in EVALS], fontsize=7)
 right.set_ylabel("zero-shot accuracy")
+right.set_ylim(0, 1.2)
 right.set_title(f"Zero-shot classification ({len(SEEDS)} seeds)")
-right.legend(fontsize=8)
+right.legend(fontsize=8, loc="upper center", ncol=2)
 plt.tight_layout()
 plt.show()
 
