@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, build_site
+from conftest import BIN, FIXTURES, ROOT, build_site
 
 from llm_path.curriculum.load import load_curriculum
 from llm_path.curriculum.model import Level, Resource, ResourceType
@@ -166,12 +166,12 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
             assert (curriculum / link.removeprefix(folder)).is_dir(), link
         elif link.startswith(f"{REPO_URL}/edit/main/docs/"):
             assert (ROOT / "docs" / link.removeprefix(f"{REPO_URL}/edit/main/docs/")).is_file(), link
+        elif link.startswith(f"{REPO_URL}/edit/main/notebooks/"):
+            assert (FIXTURES / "notebooks" / link.removeprefix(f"{REPO_URL}/edit/main/notebooks/")).is_file(), link
         else:
             assert link.startswith(prefix), link
             assert (curriculum / link.removeprefix(prefix)).is_file(), link
-    pages = [
-        p for p in site.rglob("index.html") if "notebooks" not in p.parts and p.parent != site / "search"
-    ]
+    pages = [p for p in site.rglob("index.html") if p.parent not in (site / "search", site / "notebooks")]
     without = [str(p.relative_to(site)) for p in pages if "Suggest an edit" not in p.read_text()]
     assert without == [], "every generated page links the YAML behind it"
     behind_pages = {p.relative_to(curriculum).as_posix() for p in curriculum.glob("*/*.yml")}

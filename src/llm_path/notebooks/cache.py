@@ -45,6 +45,8 @@ PACKAGES_THAT_MATTER = (
     "ipykernel",
     "nbclient",
     "jupytext",
+    "jsonschema",
+    "mcp",
 )
 KEY_LENGTH = 20
 STALE_TEMPORARY_SECONDS = 60
