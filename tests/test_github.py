@@ -167,7 +167,9 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
         elif link.startswith(f"{REPO_URL}/edit/main/docs/"):
             assert (ROOT / "docs" / link.removeprefix(f"{REPO_URL}/edit/main/docs/")).is_file(), link
         elif link.startswith(f"{REPO_URL}/edit/main/notebooks/"):
-            assert (FIXTURES / "notebooks" / link.removeprefix(f"{REPO_URL}/edit/main/notebooks/")).is_file(), link
+            assert (
+                FIXTURES / "notebooks" / link.removeprefix(f"{REPO_URL}/edit/main/notebooks/")
+            ).is_file(), link
         else:
             assert link.startswith(prefix), link
             assert (curriculum / link.removeprefix(prefix)).is_file(), link
