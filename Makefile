@@ -55,8 +55,21 @@ schema: $(STAMP)  ## Regenerate curriculum/schema/ from the models.
 serve: $(STAMP) $(MERMAID)  ## Build and serve the site at http://127.0.0.1:8000 with live reload.
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
-site: $(STAMP) $(MERMAID)  ## Build the site into site/ with mkdocs build --strict.
+ENGINE ?= mkdocs
+SOURCE := .llm-path-cache/site-source
+
+site: $(STAMP) $(MERMAID)  ## Build the site into site/, strictly: ENGINE=mkdocs (default), properdocs or zensical.
+ifeq ($(ENGINE),mkdocs)
 	$(BIN)/mkdocs build --strict --site-dir site
+else ifeq ($(ENGINE),properdocs)
+	$(BIN)/properdocs build --strict --config-file mkdocs.yml --site-dir site
+else ifeq ($(ENGINE),zensical)
+	$(BIN)/llm-path render $(SOURCE)
+	cd $(SOURCE) && $(abspath $(BIN))/zensical build --strict --clean --config-file zensical.toml
+	rm -rf site && cp -R $(SOURCE)/site site
+else
+	@echo "make site: unknown ENGINE '$(ENGINE)'; use mkdocs, properdocs or zensical" >&2; exit 2
+endif
 
 test: chromium $(STAMP) $(MERMAID) $(LIGHTHOUSE)  ## Run every test, installing what they need (Chromium included) first.
 	@$(BIN)/python -m pytest; status=$$?; \

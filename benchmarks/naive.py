@@ -64,8 +64,13 @@ def build_naive_site(folder: Path) -> Path:
         flush=True,
     )
     docs = folder / "docs"
-    subprocess.run([str(BIN / "llm-path"), "render", str(docs)], check=True, capture_output=True, cwd=ROOT)
-    (docs / "notebooks").mkdir()
+    subprocess.run(
+        [str(BIN / "llm-path"), "render", str(folder), "--no-notebooks"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    (docs / "notebooks").mkdir(exist_ok=True)
     for notebook in notebooks:
         shutil.copy(notebook, docs / "notebooks" / notebook.name)
     (folder / "mkdocs.yml").write_text(CONFIG, encoding="utf-8")

@@ -60,20 +60,20 @@ def test_render_writes_markdown_for_any_engine(curriculum: Path, tmp_path: Path)
     assert written == sorted(
         [
             "index.md",
-            "phases/foundations.md",
-            "phases/transformers.md",
-            "topics/linear-algebra.md",
-            "topics/calculus.md",
-            "topics/attention.md",
-            "resources.md",
-            "plan.md",
-            "glossary.md",
-            "advice.md",
-            "reading-list.md",
+            "phases/foundations/index.md",
+            "phases/transformers/index.md",
+            "topics/linear-algebra/index.md",
+            "topics/calculus/index.md",
+            "topics/attention/index.md",
+            "resources/index.md",
+            "plan/index.md",
+            "glossary/index.md",
+            "advice/index.md",
+            "reading-list/index.md",
         ]
     )
     assert sorted(p.name for p in (docs / "data").iterdir()) == ["cards.json", "plan.json"]
-    assert (docs / "topics/attention.md").read_text().startswith('---\ntitle: "Attention mechanisms"\n')
+    assert (docs / "topics/attention/index.md").read_text().startswith('---\ntitle: "Attention mechanisms"\n')
     nav = json.loads((out / "nav.json").read_text())
     assert nav[0] == {"Home": "index.md"} and any("The path" in entry for entry in nav)
     assert {"slug": "temperature", "names": ["Temperature"]}.items() <= json.loads(

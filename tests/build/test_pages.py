@@ -11,7 +11,7 @@ from llm_path.curriculum.load import load_curriculum
 def test_titles_are_text_and_prose_is_its_markdown_subset(curriculum: Path) -> None:
     """A title's HTML comes out as entities; prose keeps emphasis, code, maths and http(s) links, all inert."""
     pages = render_site(load_curriculum(curriculum))
-    topic = pages["topics/linear-algebra.md"]
+    topic = pages["topics/linear-algebra/index.md"]
     assert "MIT 18.06 &lt;script&gt;alert(1)&lt;/script&gt;" in topic
     assert "<em>with</em> <code>&lt;img src=x onerror=alert(2)&gt;</code> as code" in topic
     assert '<math display="inline"><mrow><mi>a</mi><mo>&lt;</mo><mi>b</mi></mrow></math> as maths' in topic
@@ -31,15 +31,15 @@ def test_navigation_follows_path_order(curriculum: Path) -> None:
         "The path": [
             {
                 "1. Mathematical foundations": [
-                    {"Overview": "phases/foundations.md"},
-                    {"Linear algebra": "topics/linear-algebra.md"},
-                    {"Calculus and optimization": "topics/calculus.md"},
+                    {"Overview": "phases/foundations/index.md"},
+                    {"Linear algebra": "topics/linear-algebra/index.md"},
+                    {"Calculus and optimization": "topics/calculus/index.md"},
                 ]
             },
             {
                 "2. Transformer architecture": [
-                    {"Overview": "phases/transformers.md"},
-                    {"Attention mechanisms": "topics/attention.md"},
+                    {"Overview": "phases/transformers/index.md"},
+                    {"Attention mechanisms": "topics/attention/index.md"},
                 ]
             },
         ]
@@ -58,11 +58,11 @@ def test_link_health_is_shown(curriculum: Path) -> None:
         ),
     }
     pages = render_site(load_curriculum(curriculum), SiteOptions(health=health))
-    attention = pages["topics/attention.md"]
+    attention = pages["topics/attention/index.md"]
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in attention
     assert "Link dead when checked on 2026-11-20" in attention
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in attention
-    assert "Checked on 2026-11-21." in pages["topics/calculus.md"]
+    assert "Checked on 2026-11-21." in pages["topics/calculus/index.md"]
 
 
 def test_no_report_changes_nothing(curriculum: Path) -> None:
@@ -75,9 +75,10 @@ def test_edit_links_point_at_the_yaml_file(curriculum: Path) -> None:
     """'Suggest an edit' opens the YAML file behind the page, not generated Markdown."""
     pages = render_site(load_curriculum(curriculum), SiteOptions(repo_url="https://github.com/o/r"))
     assert (
-        "(https://github.com/o/r/edit/main/curriculum/topics/attention.yml)" in pages["topics/attention.md"]
+        "(https://github.com/o/r/edit/main/curriculum/topics/attention.yml)"
+        in pages["topics/attention/index.md"]
     )
     assert (
         "(https://github.com/o/r/edit/main/curriculum/phases/01-foundations.yml)"
-        in pages["phases/foundations.md"]
+        in pages["phases/foundations/index.md"]
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -100,12 +101,25 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
+def page_file(folder: str) -> str:
+    """Where a page's Markdown goes: every page is the index.md of its own folder.
+
+    Then a relative link in a page's raw HTML means the same whether an engine reads it against the
+    source file (Zensical rewrites them so) or against the page's URL (MkDocs leaves them alone).
+    """
+    return f"{folder}/index.md" if folder else "index.md"
+
+
 def topic_page(topic_id: str) -> str:
-    return f"topics/{topic_id}.md"
+    return page_file(f"topics/{topic_id}")
 
 
 def phase_page(phase_id: str) -> str:
-    return f"phases/{phase_id}.md"
+    return page_file(f"phases/{phase_id}")
+
+
+def notebook_page(name: str) -> str:
+    return page_file(f"notebooks/{name}")
 
 
 def _relative(target: str, source: str) -> str:
@@ -145,11 +159,10 @@ class _Renderer:
             return Markup(html.escape(_relative(target, page)))
 
         def url(target: str) -> Markup:
-            """A link for raw HTML, which no engine rewrites: from the page's directory URL to the target's."""
-            if target.endswith(".md"):
-                stripped = target.removesuffix(".md").removesuffix("index").rstrip("/")
-                target = stripped + "/" if stripped else "./"
-            link = _relative(target, page.removesuffix(".md").removesuffix("index") + "/")
+            """A link for raw HTML, which engines treat differently, between page folders (see `page_file`)."""
+            if target.endswith("index.md"):
+                target = posixpath.dirname(target) + "/" if posixpath.dirname(target) else "./"
+            link = _relative(target, page)
             return Markup(
                 html.escape(link + "/" if target.endswith("/") and not link.endswith("/") else link)
             )
@@ -218,8 +231,8 @@ class _Renderer:
         """The raw .ipynb, copied beside the rendered notebook page (directory URLs)."""
         if notebook_page is None:
             return None
-        stem = notebook_page.removesuffix(".md")
-        return f"{stem}/{stem.rsplit('/', 1)[-1]}.ipynb"
+        folder = posixpath.dirname(notebook_page)
+        return f"{folder}/{folder.rsplit('/', 1)[-1]}.ipynb"
 
     def _colab(self, topic: Topic, notebook_page: str | None) -> str | None:
         """Colab opens the executed notebook from the published site's branch on GitHub."""
@@ -236,7 +249,7 @@ class _Renderer:
     def notebook_toolbar(self, topic: Topic, facts: Mapping[str, Any]) -> str:
         """The bar under a notebook page's title: Colab, the .ipynb, its topic, an edit link, how it was executed."""
         notebook = self.options.notebooks[topic.id]
-        name = notebook.removesuffix(".md").rsplit("/", 1)[-1]
+        name = posixpath.dirname(notebook).rsplit("/", 1)[-1]
         edit = (
             Markup(
                 html.escape(
@@ -272,11 +285,11 @@ def render_site(curriculum: Curriculum, options: SiteOptions | None = None) -> d
     for topic in curriculum.ordered_topics():
         pages[topic_page(topic.id)] = renderer.topic(topic)
     for template, page, source in (
-        ("resources.md.j2", "resources.md", "topics/"),
-        ("glossary.md.j2", "glossary.md", "glossary.yml"),
-        ("advice.md.j2", "advice.md", "advice.yml"),
-        ("reading-list.md.j2", "reading-list.md", "reading-list.yml"),
-        ("plan.md.j2", "plan.md", "path.yml"),
+        ("resources.md.j2", page_file("resources"), "topics/"),
+        ("glossary.md.j2", page_file("glossary"), "glossary.yml"),
+        ("advice.md.j2", page_file("advice"), "advice.yml"),
+        ("reading-list.md.j2", page_file("reading-list"), "reading-list.yml"),
+        ("plan.md.j2", page_file("plan"), "path.yml"),
     ):
         pages[page] = renderer.simple(template, page, source)
     if renderer.options.notebooks:
@@ -328,13 +341,13 @@ def navigation(
             }
         )
     nav += [
-        {"Your plan": "plan.md"},
-        {"Resources": "resources.md"},
-        {"Glossary": "glossary.md"},
+        {"Your plan": page_file("plan")},
+        {"Resources": page_file("resources")},
+        {"Glossary": page_file("glossary")},
         {
             "About": [
-                {"Advice": "advice.md"},
-                {"Reading list": "reading-list.md"},
+                {"Advice": page_file("advice")},
+                {"Reading list": page_file("reading-list")},
                 *({t: p} for t, p in extra),
             ]
         },

@@ -23,6 +23,7 @@ from llm_path.build.pages import (
     LinkHealth,
     SiteOptions,
     navigation,
+    notebook_page,
     notebook_toolbar,
     render_data,
     render_site,
@@ -174,7 +175,7 @@ def build_site_source(config: SiteConfig, log: Callable[[str], None] = lambda me
     views = run_notebooks(curriculum, config, log) if config.execute_notebooks and notebooks_dir else {}
     warnings: list[str] = []
     options = SiteOptions(
-        notebooks={topic_id: f"notebooks/{view.stem}.md" for topic_id, view in views.items()},
+        notebooks={topic_id: notebook_page(view.stem) for topic_id, view in views.items()},
         health=read_link_health(config.link_report, warnings),
         repo_url=config.repo_url,
     )
@@ -184,7 +185,7 @@ def build_site_source(config: SiteConfig, log: Callable[[str], None] = lambda me
     for topic_id, view in views.items():
         toolbar = notebook_toolbar(curriculum, options, topic_id, execution_facts(view))
         page = converted.page(view, _notebook_title(view, curriculum.topics[topic_id].title), toolbar)
-        pages[f"notebooks/{view.stem}.md"] = page.markdown
+        pages[notebook_page(view.stem)] = page.markdown
         files.update({f"notebooks/{view.stem}/{name}": data for name, data in page.files.items()})
     written = hand_written_pages(config.docs)
     for path, markdown in written.items():
