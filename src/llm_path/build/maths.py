@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import re
 
-import nh3
 from latex2mathml.converter import convert
+
+from llm_path.build.sanitise import clean
 
 MATHML_TAGS = {
     "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt",
@@ -44,7 +45,7 @@ def to_mathml(latex: str, *, display: bool) -> str:
 
 def clean_mathml(mathml: str) -> str:
     """MathML with only typesetting elements and attributes: whatever the LaTeX said, it cannot link or style."""
-    return nh3.clean(mathml, tags=MATHML_TAGS, attributes={tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS})
+    return clean(mathml, MATHML_TAGS, {tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS})
 
 
 def render_arithmatex(page_html: str) -> str:

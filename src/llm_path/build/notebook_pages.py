@@ -27,11 +27,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import nh3
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from llm_path.build import sanitise
 from llm_path.files import TEMPORARY_PREFIX, write_atomic
 
 TOKEN = re.compile(r'<span class="([a-z0-9]+)">([^<]*)</span>|<span></span>')
@@ -155,9 +155,7 @@ class _Converter:
             if mime in data:
                 return self._figure(data[mime], mime, extension, meta.get(mime) or {})
         if "text/html" in data:
-            clean = nh3.clean(
-                _text(data["text/html"]), tags=HTML_OUTPUT_TAGS, attributes={"*": {"colspan", "rowspan"}}
-            )
+            clean = sanitise.clean(_text(data["text/html"]), HTML_OUTPUT_TAGS, {"*": {"colspan", "rowspan"}})
             return f'<div class="lp-output lp-html" data-search-exclude tabindex="0">{clean}</div>'
         if "text/plain" in data:
             return self._stream("stdout", _text(data["text/plain"]))
@@ -246,6 +244,6 @@ def _code_digest() -> str:
     parts = [
         Path(__file__).read_bytes(),
         metadata.version("pygments").encode(),
-        metadata.version("nh3").encode(),
+        sanitise.VERSION.encode(),
     ]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()

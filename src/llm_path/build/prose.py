@@ -15,9 +15,9 @@ import re
 from functools import lru_cache
 
 import markdown
-import nh3
 from markupsafe import Markup
 
+from llm_path.build import sanitise
 from llm_path.build.maths import MATHML_ATTRIBUTES, MATHML_TAGS, to_mathml
 from llm_path.curriculum.text import CODE, MATHS
 
@@ -91,14 +91,7 @@ def prose_html(text: str) -> Markup:
     rendered = markdown.markdown(text, extensions=[], output_format="html")
     rendered = re.sub(r"^<p>|</p>$", "", rendered.strip())
     rendered = _PLACEHOLDER.sub(lambda m: pieces[int(m.group(1))], rendered)
-    clean = nh3.clean(
-        rendered,
-        tags=PROSE_TAGS,
-        attributes=PROSE_ATTRIBUTES,
-        url_schemes={"http", "https"},
-        link_rel="noopener",
-        strip_comments=True,
-    )
+    clean = sanitise.clean(rendered, PROSE_TAGS, PROSE_ATTRIBUTES)
     return Markup(_protect_html(clean))
 
 

@@ -12,12 +12,11 @@ import html.parser
 import re
 import socket
 import time
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import requests
-
 from llm_path.links.deadline import Watchdog
-from llm_path.links.guard import Adapter, UnsafeAddressError, is_public
+from llm_path.links.guard import RequestError, UnsafeAddressError, is_public, session
 
 TITLE_BYTES = 64 * 1024
 """--fetch-title reads at most this much of a page."""
@@ -97,25 +96,21 @@ def fetch_title(url: str, allow_private: bool = False, timeout: float = TITLE_TI
     """GET a page safely and return its <title>; raise TitleError saying why not."""
     deadline = time.monotonic() + timeout
     watchdog = Watchdog()
-    session = requests.Session()
-    session.trust_env = False  # no proxies or .netrc credentials from the environment
-    adapter = Adapter(guard=not allow_private)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    client = session(guard=not allow_private)
     try:
         with watchdog.running(deadline) as ticket:
             try:
-                return _follow(session, url, allow_private, deadline, timeout)
-            except (requests.RequestException, OSError, UnsafeAddressError) as error:
+                return _follow(client, url, allow_private, deadline, timeout)
+            except (RequestError, OSError, UnsafeAddressError) as error:
                 if ticket.fired:
                     raise TitleError(f"timed out after {timeout:g} s") from None
                 raise TitleError(_reason(error)) from None
     finally:
         watchdog.close()
-        session.close()
+        client.close()
 
 
-def _follow(session: requests.Session, url: str, allow_private: bool, deadline: float, timeout: float) -> str:
+def _follow(client: Any, url: str, allow_private: bool, deadline: float, timeout: float) -> str:
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         parts = urlsplit(current)
@@ -128,7 +123,7 @@ def _follow(session: requests.Session, url: str, allow_private: bool, deadline: 
         left = deadline - time.monotonic()
         if left <= 0:
             raise TitleError(f"timed out after {timeout:g} s")
-        response = session.get(
+        response = client.get(
             request_url,
             allow_redirects=False,
             stream=True,

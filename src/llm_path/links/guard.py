@@ -295,3 +295,19 @@ class Adapter(requests.adapters.HTTPAdapter):
         for pool in pools:
             if pool is not None:
                 pool.close()
+
+
+RequestError = requests.RequestException
+"""What a request through `session` raises when it fails (besides UnsafeAddressError)."""
+
+
+def session(guard: bool) -> requests.Session:
+    """A session whose connections run under the current deadline and, with `guard`, refuse non-public peers.
+
+    It ignores the environment (proxies, .netrc credentials): only the URL decides where it goes."""
+    client = requests.Session()
+    client.trust_env = False
+    adapter = Adapter(guard=guard)
+    client.mount("http://", adapter)
+    client.mount("https://", adapter)
+    return client
