@@ -117,4 +117,6 @@ def _escape_block_start(text: str) -> str:
     numbered = re.match(r"^(\d+)([.)])", text)
     if numbered:
         return numbered.group(1) + "\\" + text[numbered.end(1) :]
-    return "\\" + text if text[:1] in ("-", "+", "*", "#", ">") else text
+    if re.match(r"^(?:[-+*]|#{1,6})(?:\s|$)|^>", text):
+        return "\\" + text
+    return text
