@@ -39,6 +39,7 @@ def build(engine: str, tmp: Path, config: Path) -> Path:
             capture_output=True, text=True, cwd=tmp, timeout=600, check=False,
         )  # fmt: skip
         assert render.returncode == 0, render.stderr
+        assert " executed in " not in render.stderr, "render reuses the notebooks the MkDocs build executed"
         result = subprocess.run(
             [str(BIN / "zensical"), "build", "--strict", "--clean", "--config-file", "zensical.toml"],
             capture_output=True, text=True, cwd=source, timeout=600, check=False,
