@@ -166,6 +166,27 @@ def test_flashcard_drill_reveals_and_reschedules(page: object, site_url: str) ->
     assert page.locator(".lp-card-done").inner_text().startswith("Done: 1 knew it, 0 again.")
 
 
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_drill_shows_no_grading_button_before_the_answer(page: object, site_url: str, viewport: str) -> None:
+    """Before 'Show answer' only that button is visible; after it, only 'Knew it' and 'Again' are."""
+    page.set_viewport_size(VIEWPORTS[viewport])
+    page.goto(site_url + PAGES["phase"])
+    page.get_by_role("button", name="Drill 2 questions (2 due)").click()
+    card = page.locator(".lp-card")
+
+    def visible_buttons() -> list[str]:
+        return [b.inner_text() for b in card.get_by_role("button").all() if b.is_visible()]
+
+    assert visible_buttons() == ["Show answer"]
+    card.get_by_role("button", name="Show answer").click()
+    assert visible_buttons() == ["Knew it", "Again"]
+    card.get_by_role("button", name="Again").click()
+    assert visible_buttons() == ["Show answer"], "the next card starts hidden again"
+
+
 def test_plan_page_agrees_with_the_cli_and_its_calendar_parses(
     page: object, site_url: str, tmp_path: Path
 ) -> None:
