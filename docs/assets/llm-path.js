@@ -514,6 +514,14 @@
     });
   }
 
+  /* ---------- maths wider than its column scrolls in its own box (llm-path.css): let a keyboard reach it ---------- */
+
+  function setUpWideMaths() {
+    document.querySelectorAll(".md-typeset math:not([tabindex])").forEach(function (maths) {
+      if (maths.scrollWidth > maths.clientWidth + 1) maths.tabIndex = 0;
+    });
+  }
+
   /* ---------- start ---------- */
 
   function init() {
@@ -522,6 +530,7 @@
     setUpDrills();
     setUpPlanner();
     setUpDiagrams();
+    setUpWideMaths();
   }
 
   window.llmPath = { schedule: schedule, planIcs: planIcs };

@@ -22,7 +22,11 @@ from llm_path.build.maths import MATHML_ATTRIBUTES, MATHML_TAGS, to_mathml
 from llm_path.curriculum.text import CODE, MATHS
 
 PROSE_TAGS = {"em", "strong", "code", "a", *MATHML_TAGS}
-PROSE_ATTRIBUTES = {"a": {"href"}, **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS}}
+PROSE_ATTRIBUTES = {
+    "a": {"href"},
+    **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
+    "math": MATHML_ATTRIBUTES | {"tabindex"},  # display maths scrolls, so a keyboard must reach it (maths.py)
+}
 
 _MARKDOWN_ACTIVE = {char: f"&#{ord(char)};" for char in "\\`*_{}[]|$~^#!<>&\"'" if char not in "<>&\"'"}
 """Characters some Markdown extension of the page may act on; written as character references they are only text."""
