@@ -232,10 +232,44 @@ def test_plan_page_agrees_with_the_cli_and_its_calendar_parses(
 def test_glossary_tip_shows_on_focus(page: object, site_url: str) -> None:
     """A glossary term links to its entry and its definition appears when the link gets keyboard focus."""
     page.goto(site_url + PAGES["topic"])
-    term = page.locator("a.lp-term").first
+    term = page.locator('a.lp-term[href$="#dot-product"]')
     assert term.get_attribute("href").endswith("/glossary/#dot-product")
     tip = page.locator("#" + term.get_attribute("aria-describedby"))
     assert tip.is_hidden()
+    term.focus()
+    assert tip.is_visible()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_focused_tips_stay_inside_the_viewport(page: object, site_url: str, viewport: str) -> None:
+    """Every glossary tip, shown by keyboard focus, lies inside the viewport and widens no page."""
+    page.set_viewport_size(VIEWPORTS[viewport])
+    width = VIEWPORTS[viewport]["width"]
+    outside = []
+    checked = 0
+    for kind, path in PAGES.items():
+        page.goto(site_url + path)
+        for term in page.locator("a.lp-term").all():
+            term.focus()
+            tip = page.locator("#" + term.get_attribute("aria-describedby"))
+            box = tip.bounding_box()
+            checked += 1
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            if box["x"] < 0 or box["x"] + box["width"] > width or scroll_width > width:
+                outside.append(f"{kind}: {term.inner_text()}: {box['x']:.0f}-{box['x'] + box['width']:.0f}")
+    assert checked >= 3 and outside == []
+
+
+def test_escape_closes_a_tip(page: object, site_url: str) -> None:
+    """Escape hides the tip of the focused term; focusing it again shows it again."""
+    page.goto(site_url + PAGES["topic"])
+    term = page.locator("a.lp-term").first
+    tip = page.locator("#" + term.get_attribute("aria-describedby"))
+    term.focus()
+    assert tip.is_visible()
+    page.keyboard.press("Escape")
+    assert tip.is_hidden()
+    page.locator("h1").click()
     term.focus()
     assert tip.is_visible()
 

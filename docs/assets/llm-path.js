@@ -514,6 +514,45 @@
     });
   }
 
+  /* ---------- glossary tips: kept inside the viewport when shown, closed by Escape ---------- */
+
+  var TIP_MARGIN = 12; /* px between a tip and the viewport's edge */
+
+  function placeTip(wrap) {
+    var tip = wrap.querySelector(".lp-tip");
+    if (!tip) return;
+    tip.style.left = "0px";
+    var width = document.documentElement.clientWidth;
+    var box = tip.getBoundingClientRect();
+    if (!box.width) return; /* not shown */
+    var shift = Math.min(0, width - TIP_MARGIN - box.right);
+    shift = Math.max(shift, TIP_MARGIN - box.left);
+    tip.style.left = shift + "px";
+  }
+
+  function setUpTips() {
+    document.addEventListener("focusin", function (event) {
+      var wrap = event.target.closest && event.target.closest(".lp-term-wrap");
+      if (wrap) {
+        wrap.classList.remove("lp-tip-dismissed");
+        placeTip(wrap);
+      }
+    });
+    document.addEventListener("mouseover", function (event) {
+      var wrap = event.target.closest && event.target.closest(".lp-term-wrap");
+      if (wrap && !wrap.contains(event.relatedTarget)) {
+        wrap.classList.remove("lp-tip-dismissed");
+        placeTip(wrap);
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      document.querySelectorAll(".lp-term-wrap").forEach(function (wrap) {
+        if (wrap.matches(":hover") || wrap.contains(document.activeElement)) wrap.classList.add("lp-tip-dismissed");
+      });
+    });
+  }
+
   /* ---------- maths wider than its column scrolls in its own box (llm-path.css): let a keyboard reach it ---------- */
 
   function setUpWideMaths() {
@@ -534,6 +573,7 @@
   }
 
   window.llmPath = { schedule: schedule, planIcs: planIcs };
+  setUpTips(); /* listens on the document, which outlives instant navigation: once per load */
   if (window.document$ && typeof window.document$.subscribe === "function") {
     window.document$.subscribe(init);
   } else if (document.readyState === "loading") {

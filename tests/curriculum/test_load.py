@@ -142,6 +142,7 @@ BAD_EDITS = [
             "path.yml:13:40: tracks[0].topics[2]: no topic 'attention'; known ids: calculus, linear-algebra",
             "topics/attention.yml:2:5: id: 'attn' does not match the file name; write 'id: attention' or rename the file to attn.yml",
             "glossary.yml:5:12: terms[0].topic: no topic 'attention'; known ids: calculus, linear-algebra",
+            "glossary.yml:11:12: terms[2].topic: no topic 'attention'; known ids: calculus, linear-algebra",
         ],
     ),
     (
