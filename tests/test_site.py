@@ -164,3 +164,14 @@ def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Pa
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in html
     assert "Link dead when checked on 2026-11-20" in html
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in html
+
+
+def test_reading_list_entry_without_a_url_is_a_title_not_a_link(site: Path) -> None:
+    """An entry with no web address starts with its title as a citation: no link, no glossary term inside it."""
+    html = page(site, "reading-list")
+    start = html.rindex("<li>", 0, html.index("Embeddings, a fixture book")) + len("<li>")
+    item = html[start : html.index("</li>", start)]
+    assert item.startswith(
+        '<cite class="lp-offline-title">Embeddings, a fixture book without a web address</cite>'
+    )
+    assert "<a " not in item.split("</cite>", 1)[0]

@@ -34,6 +34,7 @@ SKIP = {
     "title",
     "kbd",
     "figcaption",
+    "cite",
     "dt",
     "th",
     "nav",
@@ -58,20 +59,29 @@ def slugify(term: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", term.casefold()).strip("-")
 
 
+def is_case_sensitive(name: str) -> bool:
+    """Acronym-like names (a capital after a word's first letter: ZeRO, LoRA, GPT, KL divergence) match only as written.
+
+    So the word "zero" is not ZeRO, while "softmax" and "Kullback-Leibler divergence" match in any case.
+    """
+    return re.search(r"\w[A-Z]", name) is not None
+
+
 class TipLinker:
     """Rewrites page HTML; build once per site, apply to each page."""
 
     def __init__(self, tips: Iterable[Tip]) -> None:
-        self.by_name: dict[str, Tip] = {}
+        self.exact: dict[str, Tip] = {}
+        self.folded: dict[str, Tip] = {}
         for tip in tips:
             for name in tip.names:
-                self.by_name.setdefault(name.casefold(), tip)
-        names = sorted(self.by_name, key=len, reverse=True)
-        self.pattern = (
-            re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])", re.IGNORECASE)
-            if names
-            else None
-        )
+                if is_case_sensitive(name):
+                    self.exact.setdefault(name, tip)
+                else:
+                    self.folded.setdefault(name.casefold(), tip)
+        names = sorted([*self.exact, *self.folded], key=len, reverse=True)
+        alternatives = (re.escape(n) if n in self.exact else f"(?i:{re.escape(n)})" for n in names)
+        self.pattern = re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-])") if names else None
 
     def link(self, page_html: str, glossary_href: str) -> str:
         """Wrap the first mention of each term outside links, code, headings and maths."""
@@ -103,7 +113,7 @@ class TipLinker:
         pieces: list[str] = []
         position = 0
         for match in self.pattern.finditer(text):
-            tip = self.by_name[match.group(1).casefold()]
+            tip = self.exact.get(match.group(1)) or self.folded[match.group(1).casefold()]
             if tip.slug in used:
                 continue
             used.add(tip.slug)
