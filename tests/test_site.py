@@ -67,13 +67,24 @@ def test_contributor_text_is_inert(site: Path) -> None:
         assert 'href="javascript:alert' not in html
 
 
-def test_phase_page_has_week_by_week_table(site: Path) -> None:
-    """The phase page lists each week with its topics and resources."""
+def test_phase_page_presents_each_week_as_a_unit(site: Path) -> None:
+    """Each week is a section of its own: its focus as a heading, its topics, its resources with type badges, its tasks."""
     html = page(site, "phases/foundations")
-    table = html[html.index("<table>") : html.index("</table>")]
-    assert "<td>1</td>" in table and "<td>Vectors and matrices</td>" in table
-    assert 'href="../../topics/linear-algebra/"' in table
-    assert "Watch 18.06 lectures 1-3." in table
+    weeks = re.findall(r'<section class="lp-week">(.*?)</section>', html, re.DOTALL)
+    assert len(weeks) == 2
+    first, second = weeks
+    assert re.search(r'<h3 id="week-1">Week 1: Vectors and matrices', first)
+    assert 'href="../../topics/linear-algebra/"' in first
+    assert (
+        '<li><a href="https://ocw.mit.edu/courses/mathematics/18-06-linear-algebra-spring-2010/">MIT 18.06 '
+        in first
+    )
+    assert '<span class="lp-badge lp-badge-type">course</span></li>' in first
+    assert "<li>Watch 18.06 lectures 1-3.</li>" in first
+    assert "Week 2: Derivatives" in second and "Work through" not in second, (
+        "a week without resources lists none"
+    )
+    assert "<table>" not in html
     assert "A layer by hand" in html
 
 
