@@ -229,6 +229,18 @@ def test_plan_page_agrees_with_the_cli_and_its_calendar_parses(
     assert str(events[0]["SUMMARY"]) == "LLM path week 1: Linear algebra"
 
 
+def test_planner_at_its_default_pace_takes_the_weeks_the_home_page_says(page: object, site_url: str) -> None:
+    """The home page's track length and the planner's plan, with the hours it suggests, are the same number of weeks."""
+    page.goto(site_url)
+    length = page.locator(".lp-track-length").first.inner_text()
+    page.goto(site_url + PAGES["plan"])
+    page.get_by_role("button", name="Make my plan").click()
+    summary = page.locator("[data-plan-summary]")
+    summary.filter(has_text="weeks").wait_for()
+    assert length == "47 hours · about 3 weeks at 16 hours a week"
+    assert summary.inner_text().startswith("Beginner, 47 hours: 3 weeks at 16 hours a week, from ")
+
+
 def test_glossary_tip_shows_on_focus(page: object, site_url: str) -> None:
     """A glossary term links to its entry and its definition appears when the link gets keyboard focus."""
     page.goto(site_url + PAGES["topic"])

@@ -95,7 +95,7 @@ def test_home_draws_the_path_from_the_data(site: Path) -> None:
         html.index('<svg class="lp-diagram"') : html.index("</svg>", html.index('<svg class="lp-diagram"'))
     ]
     assert "1. Mathematical foundations" in svg and "2. Transformer architecture" in svg
-    assert "Beginner" in html and "0-6 months" in html
+    assert "Beginner" in html and "47 hours · about 3 weeks at 16 hours a week" in html
 
 
 def test_navigation_comes_from_the_data(site: Path) -> None:
@@ -186,3 +186,17 @@ def test_reading_list_entry_without_a_url_is_a_title_not_a_link(site: Path) -> N
         '<cite class="lp-offline-title">Embeddings, a fixture book without a web address</cite>'
     )
     assert "<a " not in item.split("</cite>", 1)[0]
+
+
+def test_durations_come_from_the_topics_hours(site: Path) -> None:
+    """Home, plan page and phases say the same lengths, all sums of topic hours (20 + 15 + 12) at the phases' pace."""
+    home, plan, phase = page(site, ""), page(site, "plan"), page(site, "phases/foundations")
+    assert "<strong>47</strong> hours" in home
+    assert (
+        "16 hours a week, the pace the phases' week-by-week plans assume (47 hours of topics over 3 planned weeks)"
+        in home
+    )
+    assert '<option value="beginner">Beginner (47 hours)</option>' in plan
+    assert "47 hours in all: about 3 weeks at 16 hours a week" in plan
+    assert 'name="hours" min="1" max="80" value="16"' in plan
+    assert "2 topics · 35 hours" in phase

@@ -434,11 +434,11 @@
     write(PLAN_KEY, { track: track, start: start, hours: hours });
     fetchJson("data/plan.json").then(function (data) {
       var weeks = schedule(data, track, start, hours);
-      renderPlan(data, track, weeks);
+      renderPlan(data, track, weeks, hours);
     });
   }
 
-  function renderPlan(data, trackId, weeks) {
+  function renderPlan(data, trackId, weeks, hoursPerWeek) {
     var root = siteRoot();
     var output = document.querySelector("[data-plan-output]");
     var done = progress().done;
@@ -477,8 +477,9 @@
     table.appendChild(body);
     output.appendChild(el("div", { class: "md-typeset__scrollwrap" }, [el("div", { class: "md-typeset__table" }, [table])]));
     var track = data.tracks.filter(function (t) { return t.id === trackId; })[0];
-    document.querySelector("[data-plan-summary]").textContent = track.title + ": " + weeks.length +
-      " weeks, from " + weeks[0].start + " to " + weeks[weeks.length - 1].end + ".";
+    document.querySelector("[data-plan-summary]").textContent = track.title + ", " + track.hours + " hours: " +
+      weeks.length + (weeks.length === 1 ? " week" : " weeks") + " at " + hoursPerWeek + " hours a week, from " +
+      weeks[0].start + " to " + weeks[weeks.length - 1].end + ".";
     var actions = document.querySelector("[data-plan-actions]");
     actions.hidden = false;
     var button = actions.querySelector("[data-plan-ics]");

@@ -26,7 +26,7 @@ from llm_path.curriculum.model import Curriculum, Phase, Resource, ResourceType,
 from llm_path.curriculum.text import Prose
 from llm_path.files import write_atomic
 from llm_path.learner.cards import cards_data
-from llm_path.learner.plan import plan_data
+from llm_path.learner.plan import plan_data, study_hours, study_pace, weeks_at
 
 TYPE_HEADINGS = {
     ResourceType.course: "Courses",
@@ -164,6 +164,10 @@ class _Renderer:
             edit_url=self.edit_url,
             order=self.order,
             slug=slugify,
+            hours_of=lambda topics: study_hours(self.c, topics),
+            pace=study_pace(self.c),
+            weeks_at=weeks_at,
+            planned_weeks=sum(len(p.schedule) for p in self.c.phases),
             **context,
         )
 

@@ -229,12 +229,18 @@ class Track(Model):
     """e.g. 'beginner'."""
     title: TitleText
     """e.g. 'Beginner'."""
-    duration: TitleText
-    """How long it usually takes, e.g. '0-6 months'."""
     description: ProseText
-    """Who it is for and what it focuses on."""
+    """Who it is for and what it focuses on. Its length is not written here: the site sums its topics' hours."""
     topics: Annotated[list[Slug], Field(min_length=1)]
     """Ids of the topics it covers, in order."""
+
+
+RETIRED_KEYS: dict[type[BaseModel], dict[str, str]] = {
+    Track: {
+        "duration": "a track's length is the sum of its topics' hours, which the site shows; delete this line"
+    },
+}
+"""Keys the models once had, with what to do instead: an old file gets a reason, not just 'unknown key'."""
 
 
 class Path(Model):
