@@ -151,7 +151,8 @@ def test_bad_curriculum_stops_the_build_with_located_errors(tmp_path: Path, curr
 
 
 def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Path) -> None:
-    """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address."""
+    """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address,
+    and a resource the report does not hold says it was not checked."""
     from llm_path.links import LinkCache, LinkResult
 
     cache = LinkCache(tmp_path / ".cache" / "links.json")
@@ -175,6 +176,9 @@ def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Pa
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in html
     assert "Link dead when checked on 2026-11-20" in html
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in html
+    assert html.count('class="lp-health') == 2
+    other = page(tmp_path / "site", "topics/linear-algebra")
+    assert other.count('class="lp-health lp-health-unchecked" data-search-exclude>Link not checked yet.') == 2
 
 
 def test_reading_list_entry_without_a_url_is_a_title_not_a_link(site: Path) -> None:

@@ -62,13 +62,17 @@ def test_link_health_is_shown(curriculum: Path) -> None:
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in attention
     assert "Link dead when checked on 2026-11-20" in attention
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in attention
-    assert "Checked on 2026-11-21." in pages["topics/calculus.md"]
+    assert "Link checked on 2026-11-21." in pages["topics/calculus.md"]
 
 
-def test_no_report_changes_nothing(curriculum: Path) -> None:
-    """Without a link report, no health mark appears."""
-    pages = render_site(load_curriculum(curriculum))
-    assert "lp-health" not in "".join(pages.values())
+def test_without_a_report_every_resource_says_it_was_not_checked(curriculum: Path) -> None:
+    """Without a link report, each resource says honestly that its link was not checked, and claims nothing else."""
+    curriculum_data = load_curriculum(curriculum)
+    text = "".join(render_site(curriculum_data).values())
+    resources = sum(len(t.resources) for t in curriculum_data.topics.values())
+    resource_pages = 2  # each resource is listed on its topic page and on the resources page
+    assert text.count("Link not checked yet.") == resources * resource_pages
+    assert "checked on" not in text.lower().replace("not checked yet", "")
 
 
 def test_edit_links_point_at_the_yaml_file(curriculum: Path) -> None:
