@@ -92,19 +92,39 @@ def test_ticking_a_topic_moves_the_phase_bar_across_reload_and_instant_navigatio
     assert bar.locator("progress").evaluate("p => p.value") == 1
 
 
-def test_marking_earlier_topics_as_known_ticks_exactly_those(page: object, site_url: str) -> None:
-    """On the path's last topic, one click ticks the topics before it (from data/plan.json), not this one."""
+def test_marking_prerequisites_as_known_ticks_the_listed_topics_and_undoes(
+    page: object, site_url: str
+) -> None:
+    """The button names how many topics it ticks (the prerequisites the page lists), ticks those and not this
+    one, and then undoes exactly what it ticked."""
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()  # linear algebra, before the click
     page.goto(site_url + "topics/attention/")
-    button = page.get_by_role("button", name="Mark every topic before this one as known")
-    button.click()
-    page.get_by_role("button", name="Marked 2 earlier topics as known").wait_for()
+    listed = page.locator(".lp-prerequisites a").all_inner_texts()
+    assert listed == ["Linear algebra", "Calculus and optimization"]
+    page.get_by_role("button", name="Mark these 2 topics as known").click()
+    status = page.locator("[data-mark-status]")
+    assert status.inner_text() == "Marked 1 topic as known (the others were already ticked)."
     assert not page.get_by_label("I have finished this topic").is_checked()
     page.goto(site_url)
     bar = page.locator('.lp-progress[data-progress="path"] .lp-progress-value')
     assert bar.inner_text() == "2 of 3 topics done"
+
+
+def test_undo_unticks_only_what_the_button_ticked(page: object, site_url: str) -> None:
+    """Undo after marking restores the progress as it was: topics ticked before stay ticked."""
     page.goto(site_url + PAGES["topic"])
-    assert page.get_by_label("I have finished this topic").is_checked()
-    assert page.get_by_role("button", name="Mark every topic before this one as known").count() == 0
+    page.get_by_label("I have finished this topic").check()
+    page.goto(site_url + "topics/attention/")
+    page.get_by_role("button", name="Mark these 2 topics as known").click()
+    page.get_by_role("button", name="Undo").click()
+    assert page.locator("[data-mark-status]").inner_text() == "Unticked 1 topic again."
+    assert page.get_by_role("button", name="Mark these 2 topics as known").is_visible()
+    page.goto(site_url)
+    assert (
+        page.locator('.lp-progress[data-progress="path"] .lp-progress-value').inner_text()
+        == "1 of 3 topics done"
+    )
 
 
 def test_export_then_import_restores_progress_in_a_fresh_browser(

@@ -110,19 +110,44 @@
     document.querySelectorAll("input[data-done]").forEach(function (box) {
       box.addEventListener("change", function () { setDone([box.getAttribute("data-done")], box.checked); });
     });
-    document.querySelectorAll("button[data-mark-before]").forEach(function (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () {
-        fetchJson("data/plan.json").then(function (data) {
-          var index = data.order.indexOf(button.getAttribute("data-mark-before"));
-          var before = index > 0 ? data.order.slice(0, index) : [];
-          setDone(before.map(function (t) { return "t-" + t; }), true);
-          button.textContent = "Marked " + before.length + " earlier topics as known";
-        });
-      });
-    });
+    document.querySelectorAll("button[data-mark-known]").forEach(setUpMarkKnown);
     document.querySelectorAll("[data-progress-tools]").forEach(setUpTransfer);
     showProgress();
+  }
+
+  /* "Mark these topics as known": ticks a topic's prerequisites, all the way down (the page lists them);
+     the same button then undoes exactly what it ticked. */
+  function setUpMarkKnown(button) {
+    var holder = button.parentNode;
+    var status = holder.querySelector("[data-mark-status]");
+    var ids = button.getAttribute("data-mark-known").split(" ").filter(Boolean);
+    var label = button.textContent;
+    var ticked = null;
+    holder.hidden = false;
+    button.addEventListener("click", function () {
+      if (ticked) {
+        setDone(ticked, false);
+        status.textContent = "Unticked " + count(ticked.length) + " again.";
+        button.textContent = label;
+        ticked = null;
+        return;
+      }
+      var done = progress().done;
+      ticked = ids.filter(function (id) { return !done[id]; });
+      if (!ticked.length) {
+        ticked = null;
+        status.textContent = "All of them were already ticked.";
+        return;
+      }
+      setDone(ticked, true);
+      status.textContent = "Marked " + count(ticked.length) + " as known" +
+        (ticked.length < ids.length ? " (the others were already ticked)." : ".");
+      button.textContent = "Undo";
+    });
+  }
+
+  function count(topics) {
+    return topics + (topics === 1 ? " topic" : " topics");
   }
 
   function setUpTransfer(tools) {

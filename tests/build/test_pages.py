@@ -85,3 +85,23 @@ def test_edit_links_point_at_the_yaml_file(curriculum: Path) -> None:
         "(https://github.com/o/r/edit/main/curriculum/phases/01-foundations.yml)"
         in pages["phases/foundations.md"]
     )
+
+
+def test_mark_known_ticks_the_prerequisites_all_the_way_down(curriculum: Path) -> None:
+    """The button ticks a topic's prerequisites and theirs (not every earlier topic), and says how many."""
+    attention = curriculum / "topics/attention.yml"
+    text = attention.read_text()
+    attention.write_text(
+        text.replace("prerequisites: [linear-algebra, calculus]", "prerequisites: [calculus]")
+    )
+    page = render_site(load_curriculum(curriculum))["topics/attention.md"]
+    assert 'data-mark-known="t-linear-algebra t-calculus">Mark these 2 topics as known</button>' in page
+    assert "and what they build on: [Linear algebra](linear-algebra.md)." in page
+    attention.write_text(
+        text.replace("prerequisites: [linear-algebra, calculus]", "prerequisites: [linear-algebra]")
+    )
+    page = render_site(load_curriculum(curriculum))["topics/attention.md"]
+    assert 'data-mark-known="t-linear-algebra">Mark this topic as known</button>' in page, (
+        "calculus is earlier, not needed"
+    )
+    assert "data-mark-known" not in render_site(load_curriculum(curriculum))["topics/linear-algebra.md"]

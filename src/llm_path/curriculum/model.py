@@ -352,3 +352,14 @@ class Curriculum(Model):
     def ordered_topics(self) -> list[Topic]:
         """Every topic in path order: phase by phase, topic by topic."""
         return [self.topics[topic_id] for phase in self.phases for topic_id in phase.topics]
+
+    def all_prerequisites(self, topic_id: str) -> list[str]:
+        """The topics to know before this one: its prerequisites, theirs, and so on, in path order."""
+        wanted: set[str] = set()
+        stack = list(self.topics[topic_id].prerequisites)
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                stack.extend(self.topics[current].prerequisites)
+        return [t.id for t in self.ordered_topics() if t.id in wanted]
