@@ -154,6 +154,62 @@ def test_export_then_import_restores_progress_in_a_fresh_browser(
     fresh.context.close()
 
 
+def test_import_adds_to_the_progress_already_here(page: object, site_url: str, tmp_path: Path) -> None:
+    """Importing a file keeps what this browser had ticked and adds the file's, and says what it did."""
+    page.goto(site_url + "topics/attention/")
+    page.get_by_label("I have finished this topic").check()
+    saved = tmp_path / "other-browser.json"
+    other = {"t-linear-algebra": "2026-12-01T10:00:00Z", "t-attention": "2026-11-01T10:00:00Z"}
+    saved.write_text(json.dumps({"format": "llm-path-progress", "version": 1, "progress": {"done": other}}))
+    page.goto(site_url)
+    page.locator("[data-progress-tools] input[type=file]").set_input_files(str(saved))
+    status = page.locator("[data-transfer-status]")
+    status.filter(has_text="Imported").wait_for()
+    assert status.inner_text() == (
+        "Imported other-browser.json: 1 finished item added (2 in all), 0 flashcard schedules updated; "
+        "nothing was removed."
+    )
+    assert (
+        page.locator('.lp-progress[data-progress="path"] .lp-progress-value').inner_text()
+        == "2 of 3 topics done"
+    )
+    done = json.loads(page.evaluate("localStorage.getItem('llm-path:progress')"))["done"]
+    assert done["t-attention"] == "2026-11-01T10:00:00Z", "an item keeps the earlier of its two dates"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("this is not json {", "it is not a JSON file."),
+        ('{"format": "something-else", "progress": {"done": {}}}', "it is not an llm-path progress file."),
+        ("[1, 2, 3]", "it is not an llm-path progress file."),
+        ("null", "it is not an llm-path progress file."),
+    ],
+)
+def test_an_invalid_file_gets_a_plain_sentence(
+    page: object, site_url: str, tmp_path: Path, content: str, reason: str
+) -> None:
+    """A file that is not an export is refused in one sentence, with no JavaScript error and nothing changed."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()
+    bad = tmp_path / "notes.json"
+    bad.write_text(content)
+    page.goto(site_url)
+    page.locator("[data-progress-tools] input[type=file]").set_input_files(str(bad))
+    status = page.locator("[data-transfer-status]")
+    status.filter(has_text="Could not").wait_for()
+    assert (
+        status.inner_text() == f"Could not import notes.json: {reason} Choose a file made by Export progress."
+    )
+    assert errors == []
+    assert (
+        page.locator('.lp-progress[data-progress="path"] .lp-progress-value').inner_text()
+        == "1 of 3 topics done"
+    )
+
+
 def test_filter_narrows_the_list_and_its_url_reproduces_the_view(page: object, site_url: str) -> None:
     """Choosing a type hides the rest; the URL carries the filter and reopens the same view."""
     page.goto(site_url + PAGES["resources"])

@@ -127,7 +127,7 @@
     button.addEventListener("click", function () {
       if (ticked) {
         setDone(ticked, false);
-        status.textContent = "Unticked " + count(ticked.length) + " again.";
+        status.textContent = "Unticked " + plural(ticked.length, "topic") + " again.";
         button.textContent = label;
         ticked = null;
         return;
@@ -140,14 +140,10 @@
         return;
       }
       setDone(ticked, true);
-      status.textContent = "Marked " + count(ticked.length) + " as known" +
+      status.textContent = "Marked " + plural(ticked.length, "topic") + " as known" +
         (ticked.length < ids.length ? " (the others were already ticked)." : ".");
       button.textContent = "Undo";
     });
-  }
-
-  function count(topics) {
-    return topics + (topics === 1 ? " topic" : " topics");
   }
 
   function setUpTransfer(tools) {
@@ -162,19 +158,61 @@
     input.addEventListener("change", function () {
       var file = input.files[0];
       if (!file) return;
+      var fail = function (why) {
+        status.textContent = "Could not import " + file.name + ": " + why + " Choose a file made by Export progress.";
+      };
+      if (file.size > 5e6) return fail("it is too large to be a progress file.");
       file.text().then(function (text) {
-        var payload = JSON.parse(text);
-        if (payload.format !== "llm-path-progress" || !payload.progress || typeof payload.progress.done !== "object") {
-          throw new Error("not an llm-path progress file");
+        var payload;
+        try {
+          payload = JSON.parse(text);
+        } catch (error) {
+          return fail("it is not a JSON file.");
         }
-        write(PROGRESS_KEY, { version: 1, done: payload.progress.done });
-        write(CARDS_KEY, payload.cards && typeof payload.cards === "object" ? payload.cards : {});
+        if (!payload || payload.format !== "llm-path-progress" || !payload.progress ||
+            typeof payload.progress.done !== "object" || payload.progress.done === null) {
+          return fail("it is not an llm-path progress file.");
+        }
+        var merged = mergeProgress(payload);
         showProgress();
-        status.textContent = "Imported " + Object.keys(payload.progress.done).length + " finished items.";
-      }).catch(function (error) {
-        status.textContent = "Could not import " + file.name + ": " + error.message + ".";
+        status.textContent = "Imported " + file.name + ": " + plural(merged.added, "finished item") + " added (" +
+          merged.total + " in all), " + plural(merged.updated, "flashcard schedule") + " updated; nothing was removed.";
+      }, function () {
+        fail("the browser could not read it.");
       });
+      input.value = ""; /* the same file can be chosen again */
     });
+  }
+
+  /* Import adds to what this browser has, never replaces it: a finished item keeps its earliest date,
+     a flashcard the schedule of its latest review. */
+  function mergeProgress(payload) {
+    var state = progress();
+    var added = 0;
+    Object.keys(payload.progress.done).forEach(function (id) {
+      var when = payload.progress.done[id];
+      if (typeof when !== "string" || id === "__proto__") return;
+      if (!state.done[id]) added += 1;
+      if (!state.done[id] || when < state.done[id]) state.done[id] = when;
+    });
+    write(PROGRESS_KEY, state);
+    var cards = read(CARDS_KEY);
+    var incoming = payload.cards && typeof payload.cards === "object" ? payload.cards : {};
+    var updated = 0;
+    Object.keys(incoming).forEach(function (id) {
+      var card = incoming[id];
+      if (!card || typeof card.due !== "number" || typeof card.box !== "number" || id === "__proto__") return;
+      if (!cards[id] || String(card.seen || "") > String(cards[id].seen || "")) {
+        cards[id] = { box: card.box, due: card.due, seen: card.seen };
+        updated += 1;
+      }
+    });
+    write(CARDS_KEY, cards);
+    return { added: added, total: Object.keys(state.done).length, updated: updated };
+  }
+
+  function plural(n, noun) {
+    return n + " " + noun + (n === 1 ? "" : "s");
   }
 
   /* ---------- resource filters (state in the URL query) ---------- */
