@@ -224,6 +224,33 @@ def test_filter_narrows_the_list_and_its_url_reproduces_the_view(page: object, s
     assert other.get_by_label("Type").input_value() == "video"
 
 
+def test_filter_hides_emptied_headings_says_when_nothing_matches_and_resets(
+    page: object, site_url: str
+) -> None:
+    """A phase whose resources are all filtered out loses its heading; no match says so; one click shows all again."""
+    page.goto(site_url + PAGES["resources"])
+    phase_two = page.get_by_role("heading", name="Phase 2: Transformer architecture")
+    reset = page.get_by_role("button", name="Reset filters")
+    assert phase_two.is_visible() and reset.is_hidden()
+    page.get_by_label("Type").select_option("video")
+    assert phase_two.is_hidden() and page.get_by_role("heading", name="Attention mechanisms").is_hidden()
+    assert page.get_by_role("heading", name="Phase 1: Mathematical foundations").is_visible()
+    assert reset.is_visible()
+    page.get_by_label("Price").select_option("paid")
+    empty = page.locator(".lp-filter-empty")
+    assert empty.is_visible() and empty.inner_text().startswith("No resources match these filters.")
+    assert page.locator("li.lp-resource:visible").count() == 0
+    page.get_by_role("button", name="Show all resources").click()
+    assert page.locator("li.lp-resource:visible").count() == 5
+    assert empty.is_hidden() and reset.is_hidden() and phase_two.is_visible()
+    assert "type=" not in page.url and "price=" not in page.url
+    page.get_by_label("Level").select_option("advanced")
+    reset.click()
+    assert (
+        page.locator("li.lp-resource:visible").count() == 5 and page.get_by_label("Level").input_value() == ""
+    )
+
+
 def test_flashcard_drill_reveals_and_reschedules(page: object, site_url: str) -> None:
     """'Show answer' reveals it; 'Knew it' moves the card to box 1, due tomorrow."""
     page.goto(site_url + PAGES["topic"])

@@ -241,16 +241,57 @@
       if (values.indexOf(params.get(pair[0])) >= 0) select.value = params.get(pair[0]);
       form.appendChild(el("label", {}, [pair[1] + " ", select]));
     });
+    var reset = el("button", { type: "button", class: "lp-link-button lp-filter-reset", text: "Reset filters" });
+    form.appendChild(reset);
     var count = el("output", { class: "lp-filter-count", "aria-live": "polite" });
     form.appendChild(count);
+    var showAll = el("button", { type: "button", class: "lp-link-button", text: "Show all resources" });
+    var empty = el("p", { class: "lp-filter-empty", hidden: "" }, ["No resources match these filters. ", showAll]);
     holder.appendChild(form);
+    holder.appendChild(empty);
     holder.hidden = false;
-    form.addEventListener("change", function () { applyFilters(form, items, count, true); });
+    var view = { form: form, items: items, count: count, empty: empty, reset: reset, holder: holder };
+    form.addEventListener("change", function () { applyFilters(view, true); });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
-    applyFilters(form, items, count, false);
+    [reset, showAll].forEach(function (button) {
+      button.addEventListener("click", function () {
+        FILTERS.forEach(function (pair) { form.elements[pair[0]].value = ""; });
+        applyFilters(view, true);
+        form.elements[FILTERS[0][0]].focus();
+      });
+    });
+    applyFilters(view, false);
   }
 
-  function applyFilters(form, items, count, updateUrl) {
+  /* Headings whose resources are all filtered out go too: a topic's, then a phase's (on the resources page),
+     but never the section holding the filter itself. */
+  function hideEmptySections(holder) {
+    document.querySelectorAll("ul.lp-resources").forEach(function (list) {
+      var empty = !list.querySelector("li.lp-resource:not([hidden])");
+      list.hidden = empty;
+      var heading = list.previousElementSibling;
+      if (heading && /^H[34]$/.test(heading.tagName)) heading.hidden = empty;
+    });
+    document.querySelectorAll(".md-content article h2").forEach(function (heading) {
+      var lists = 0;
+      var shown = 0;
+      var node = heading.nextElementSibling;
+      while (node && node.tagName !== "H2" && node.tagName !== "H1") {
+        if (node === holder || node.contains(holder)) return;
+        if (node.matches("ul.lp-resources")) {
+          lists += 1;
+          if (!node.hidden) shown += 1;
+        }
+        node = node.nextElementSibling;
+      }
+      if (lists) heading.hidden = !shown;
+    });
+  }
+
+  function applyFilters(view, updateUrl) {
+    var form = view.form;
+    var items = view.items;
+    var count = view.count;
     var chosen = {};
     FILTERS.forEach(function (pair) { chosen[pair[0]] = form.elements[pair[0]].value; });
     var shown = 0;
@@ -261,13 +302,10 @@
       item.hidden = !match;
       if (match) shown += 1;
     });
-    document.querySelectorAll("ul.lp-resources").forEach(function (list) {
-      var empty = !list.querySelector("li.lp-resource:not([hidden])");
-      list.hidden = empty;
-      var heading = list.previousElementSibling;
-      if (heading && /^H[34]$/.test(heading.tagName)) heading.hidden = empty;
-    });
+    hideEmptySections(view.holder);
     count.textContent = "Showing " + shown + " of " + items.length + " resources";
+    view.empty.hidden = shown > 0;
+    view.reset.hidden = !FILTERS.some(function (pair) { return chosen[pair[0]]; });
     if (updateUrl) {
       var params = new URLSearchParams(location.search);
       FILTERS.forEach(function (pair) {
