@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
+import pytest
+
 from llm_path.build.pages import LinkHealth, SiteOptions, navigation, render_site, total_weeks
+from llm_path.build.prose import plain_markup
 from llm_path.curriculum.load import load_curriculum
 
 
@@ -105,3 +109,13 @@ def test_mark_known_ticks_the_prerequisites_all_the_way_down(curriculum: Path) -
         "calculus is earlier, not needed"
     )
     assert "data-mark-known" not in render_site(load_curriculum(curriculum))["topics/linear-algebra.md"]
+
+
+@pytest.mark.parametrize(
+    "title", ["Let's build GPT", 'The "Attention" paper', "Fish & chips #1", "A <b> tag's #2"]
+)
+def test_titles_show_exactly_as_typed(title: str) -> None:
+    """A title's apostrophes, quotes, ampersands and hashes come back as themselves, never as visible references."""
+    shown = str(plain_markup(title))
+    assert html.unescape(shown) == title
+    assert "&&" not in shown and "<" not in shown

@@ -39,8 +39,15 @@ _TAG_OR_TEXT = re.compile(r"(<[^>]*>)|([^<]+)")
 
 
 def _protect_inner(text: str) -> str:
-    """Active characters as character references; an underscore inside a word (d_k, snake_case) starts nothing."""
-    text = "".join(_MARKDOWN_ACTIVE.get(char, char) if char != "_" else char for char in text)
+    """Active characters as character references; an underscore inside a word (d_k, snake_case) starts nothing.
+
+    The text is HTML-escaped already, so '&#' only ever opens a character reference ('&#x27;' for an
+    apostrophe): its '#' is left alone, or the reference would show as text.
+    """
+    text = "".join(
+        char if char == "_" or (char == "#" and text[i - 1 : i] == "&") else _MARKDOWN_ACTIVE.get(char, char)
+        for i, char in enumerate(text)
+    )
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", "&#95;", text)
 
 
