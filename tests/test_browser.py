@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -387,6 +388,108 @@ def test_escape_closes_a_tip(page: object, site_url: str) -> None:
     page.locator("h1").click()
     term.focus()
     assert tip.is_visible()
+
+
+def test_the_404_page_links_onward(page: object, site_url: str) -> None:
+    """An address with no page answers 404 with the site's own page: home, every phase, and a search that works."""
+    response = page.goto(site_url + "topics/no-such-topic/")
+    assert response.status == 404
+    assert page.get_by_role("heading", name="Page not found").is_visible()
+    assert page.get_by_role("link", name="Home: the whole path at a glance").is_visible()
+    for name in ("1. Mathematical foundations", "2. Transformer architecture"):
+        assert page.locator(".lp-404-phases").get_by_role("link", name=name).is_visible()
+    page.locator(".lp-404-phases").get_by_role("link", name="2. Transformer architecture").click()
+    page.wait_for_url("**/phases/transformers/")
+    assert page.get_by_role("heading", name="Phase 2: Transformer architecture", level=1).is_visible()
+    page.goto(site_url + "some/deeper/missing/page/")
+    page.get_by_label("Search the site").fill("attention")
+    page.get_by_role("button", name="Search", exact=True).click()
+    first = page.locator(".md-search-result__item").first
+    first.wait_for()
+    assert "/topics/attention/" in first.locator("a").first.get_attribute("href")
+
+
+def test_ticked_topics_are_marked_in_the_diagram_and_the_sidebar(page: object, site_url: str) -> None:
+    """A finished topic gets a check mark (and the word 'done' for screen readers) on the home diagram and in the
+    sidebar, after an instant navigation too."""
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()
+    sidebar = page.locator(".md-nav--primary a.md-nav__link", has_text="Linear algebra").first
+    sidebar.locator(".lp-done-mark").wait_for()
+    assert "(done)" in sidebar.inner_text()
+    page.locator(".md-nav--primary a.md-nav__link", has_text="Calculus and optimization").first.click()
+    page.wait_for_url("**/topics/calculus/")
+    assert (
+        page.locator(".md-nav--primary a.md-nav__link", has_text="Linear algebra")
+        .first.locator(".lp-done-mark")
+        .count()
+        == 1
+    )
+    assert (
+        page.locator(".md-nav--primary a.md-nav__link", has_text="Calculus and optimization")
+        .first.locator(".lp-done-mark")
+        .count()
+        == 0
+    )
+    page.goto(site_url)
+    done = page.locator('.lp-diagram li[data-progress-topic="t-linear-algebra"]')
+    assert "lp-is-done" in done.get_attribute("class") and "(done)" in done.inner_text()
+    assert page.locator(".lp-diagram li.lp-is-done").count() == 1
+
+
+def test_a_diagram_box_is_a_link_to_its_phase(page: object, site_url: str) -> None:
+    """Clicking anywhere in a phase's box, outside its topic links, opens the phase."""
+    page.goto(site_url)
+    box = page.locator(".lp-diagram-phase").nth(1).bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 8, box["y"] + box["height"] - 8)
+    page.wait_for_url("**/phases/transformers/")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_progress_bar_fills_as_much_as_is_done(browser: object, site_url: str, scheme: str) -> None:
+    """At 0 of 3 the bar shows no fill, at 1 of 3 about a third of it, in either colour scheme."""
+    from PIL import Image
+
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+
+    def filled() -> float:
+        """The share of the bar's middle row drawn in the fill colour (--lp-progress-fill, resolved by a probe)."""
+        bar = page.locator('.lp-progress[data-progress="path"] progress')
+        colour = bar.evaluate(
+            "b => { const p = document.createElement('span'); p.style.color = 'var(--lp-progress-fill)';"
+            " b.parentElement.append(p); const c = getComputedStyle(p).color; p.remove(); return c; }"
+        )
+        fill = tuple(int(v) for v in colour.strip("rgba() ").split(",")[:3])
+        image = Image.open(io.BytesIO(bar.screenshot())).convert("RGB")
+        row = [image.getpixel((x, image.height // 2)) for x in range(2, image.width - 2)]
+        return sum(all(abs(a - b) <= 24 for a, b in zip(pixel, fill, strict=True)) for pixel in row) / len(
+            row
+        )
+
+    page.goto(site_url)
+    assert filled() < 0.02
+    page.goto(site_url + PAGES["topic"])
+    page.get_by_label("I have finished this topic").check()
+    page.goto(site_url)
+    assert 0.25 < filled() < 0.42
+    context.close()
+
+
+def test_the_plan_is_a_styled_table_on_a_desktop_and_cards_on_a_phone(page: object, site_url: str) -> None:
+    """The plan takes the theme's table style; on a phone each week stacks into labelled lines within the screen."""
+    page.goto(site_url + PAGES["plan"])
+    page.get_by_role("button", name="Make my plan").click()
+    table = page.locator("[data-plan-output] table")
+    table.wait_for()
+    assert table.evaluate("t => getComputedStyle(t).borderTopStyle") == "solid", "the theme styles the table"
+    assert table.locator("th").count() == 5
+    page.set_viewport_size(VIEWPORTS["phone"])
+    assert table.locator("thead").is_hidden()
+    first = table.locator("tbody tr").first
+    assert first.locator('td[data-label="Topics"] a').first.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("document.querySelector('.lp-plan').scrollWidth") <= 390
 
 
 def test_no_console_errors_on_any_page(page: object, site_url: str) -> None:

@@ -89,30 +89,48 @@ def test_phase_page_presents_each_week_as_a_unit(site: Path) -> None:
 
 
 def test_home_draws_the_path_from_the_data(site: Path) -> None:
-    """The home page holds an SVG diagram naming each phase and linking to it, and the tracks."""
+    """The home page's diagram is a box per phase linking to it, its topics linked inside; and the tracks."""
     html = page(site, "")
-    svg = html[
-        html.index('<svg class="lp-diagram"') : html.index("</svg>", html.index('<svg class="lp-diagram"'))
+    diagram = html[
+        html.index('<ol class="lp-diagram"') : html.index("</ol>", html.index('<ol class="lp-diagram"'))
     ]
-    assert "1. Mathematical foundations" in svg and "2. Transformer architecture" in svg
+    assert diagram.count('<li class="lp-diagram-phase"') == 2
+    assert '<a class="lp-diagram-title" href="phases/foundations/">' in diagram
+    assert 'Mathematical foundations<span class="lp-diagram-weeks">1-2 weeks · 35 hours</span></a>' in diagram
+    assert (
+        '<li data-progress-topic="t-attention"><a href="topics/attention/">Attention mechanisms</a></li>'
+        in diagram
+    )
     assert "Beginner" in html and "47 hours · about 3 weeks at 16 hours a week" in html
 
 
+def test_advice_shows_each_piece_with_its_source(site: Path) -> None:
+    """Each piece of advice is a quotation of its own with its source beneath it, not one long quote."""
+    html = page(site, "advice")
+    assert (
+        '<figure class="lp-advice">\n<blockquote><p>Code up any of the main architectures in plain numpy.</p></blockquote>\n'
+        "<figcaption>A learner&#x27;s study notes</figcaption>\n</figure>" in html
+    )
+
+
 def test_navigation_comes_from_the_data(site: Path) -> None:
-    """Phases and their topics appear in the navigation in path order."""
-    html = page(site, "")
-    nav = html[html.index("md-nav--primary") :]
-    positions = [
-        nav.index(title)
-        for title in [
-            "1. Mathematical foundations",
-            "Linear algebra",
-            "Calculus and optimization",
-            "2. Transformer architecture",
-            "Attention mechanisms",
-        ]
+    """Phases and their topics appear in the navigation in path order; each page expands its own phase."""
+
+    def navigation(path: str) -> str:
+        html = page(site, path)
+        return html[html.index("md-nav--primary") : html.index('class="md-content"')]
+
+    first = navigation("topics/linear-algebra")
+    titles = [
+        "1. Mathematical foundations",
+        "Linear algebra",
+        "Calculus and optimization",
+        "2. Transformer architecture",
     ]
+    positions = [first.index(title) for title in titles]
     assert positions == sorted(positions)
+    second = navigation("topics/attention")
+    assert second.index("2. Transformer architecture") < second.index("Attention mechanisms")
 
 
 def test_maths_is_rendered_at_build_time(tmp_path: Path, curriculum: Path) -> None:

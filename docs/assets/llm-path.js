@@ -95,6 +95,33 @@
       bar.querySelector(".lp-progress-value").textContent = count + " of " + topics.length + " topics done";
       bar.hidden = false;
     });
+    document.querySelectorAll("[data-progress-topic]").forEach(function (item) {
+      markDone(item, item, Boolean(done[item.getAttribute("data-progress-topic")]));
+    });
+    markNavigation(done);
+  }
+
+  /* A check mark (and, for screen readers, the word "done") on what a learner has finished. */
+  function markDone(item, holder, isDone) {
+    item.classList.toggle("lp-is-done", isDone);
+    var mark = holder.querySelector(":scope > .lp-done-mark");
+    if (isDone && !mark) {
+      holder.appendChild(el("span", { class: "lp-done-mark" }, [
+        el("span", { "aria-hidden": "true", text: "\u2713" }), el("span", { class: "lp-visually-hidden", text: " (done)" })]));
+    } else if (!isDone && mark) {
+      mark.remove();
+    }
+  }
+
+  /* The sidebar's links to topic pages show which topics are ticked. */
+  function markNavigation(done) {
+    var topics = siteRoot().pathname + "topics/";
+    document.querySelectorAll(".md-nav--primary a.md-nav__link[href]").forEach(function (link) {
+      var path = new URL(link.getAttribute("href"), location.href).pathname;
+      if (path.indexOf(topics) !== 0) return;
+      var id = path.slice(topics.length).replace(/\/(index\.html)?$/, "");
+      markDone(link, link.querySelector(".md-ellipsis") || link, Boolean(done["t-" + id]));
+    });
   }
 
   function setUpProgress() {
@@ -549,34 +576,35 @@
     });
     output.textContent = "";
     output.setAttribute("data-plan-json", JSON.stringify(weeks));
-    var table = el("table", { class: "lp-plan-table" });
-    table.appendChild(el("thead", {}, [el("tr", {}, ["Week", "Dates", "Topics", "Resources", "Notebook"].map(function (h) {
+    var headings = ["Week", "Dates", "Topics", "Resources", "Notebook"];
+    var table = el("table");
+    table.appendChild(el("thead", {}, [el("tr", {}, headings.map(function (h) {
       return el("th", { scope: "col", text: h });
     }))]));
+    function cell(column, items) {
+      var td = el("td", { "data-label": headings[column] });
+      if (typeof items === "string") td.textContent = items;
+      else if (items.length) td.appendChild(el("ul", { class: "lp-plan-list" }, items.map(function (item) { return el("li", {}, item); })));
+      return td;
+    }
     var body = el("tbody");
     weeks.forEach(function (week) {
-      var topics = el("td");
-      week.topics.forEach(function (pair, i) {
+      var topics = week.topics.map(function (pair) {
         var topic = data.topics[pair[0]];
-        if (i) topics.appendChild(el("br"));
-        topics.appendChild(el("a", { href: new URL(topic.page, root).href, text: topic.title }));
-        topics.appendChild(document.createTextNode(" (" + pair[1] + " h)" + (done["t-" + pair[0]] ? " \u2713" : "")));
+        return [el("a", { href: new URL(topic.page, root).href, text: topic.title }),
+          " (" + pair[1] + " h)" + (done["t-" + pair[0]] ? " \u2713" : "")];
       });
-      var links = el("td");
-      week.resources.forEach(function (id, i) {
-        if (i) links.appendChild(el("br"));
-        links.appendChild(el("a", { href: resources[id].url, text: resources[id].title }));
+      var links = week.resources.map(function (id) {
+        return [el("a", { href: resources[id].url, text: resources[id].title })];
       });
-      var notebooks = el("td");
-      week.notebooks.forEach(function (id, i) {
-        if (i) notebooks.appendChild(el("br"));
-        notebooks.appendChild(el("a", { href: new URL(data.topics[id].notebook, root).href, text: data.topics[id].title }));
+      var notebooks = week.notebooks.map(function (id) {
+        return [el("a", { href: new URL(data.topics[id].notebook, root).href, text: data.topics[id].title })];
       });
-      body.appendChild(el("tr", {}, [el("td", { text: String(week.week) }),
-        el("td", { text: week.start + " to " + week.end }), topics, links, notebooks]));
+      body.appendChild(el("tr", {}, [cell(0, String(week.week)), cell(1, week.start + " to " + week.end),
+        cell(2, topics), cell(3, links), cell(4, notebooks)]));
     });
     table.appendChild(body);
-    output.appendChild(el("div", { class: "md-typeset__scrollwrap" }, [el("div", { class: "md-typeset__table" }, [table])]));
+    output.appendChild(el("div", { class: "md-typeset__scrollwrap lp-plan" }, [el("div", { class: "md-typeset__table" }, [table])]));
     var track = data.tracks.filter(function (t) { return t.id === trackId; })[0];
     document.querySelector("[data-plan-summary]").textContent = track.title + ", " + track.hours + " hours: " +
       weeks.length + (weeks.length === 1 ? " week" : " weeks") + " at " + hoursPerWeek + " hours a week, from " +

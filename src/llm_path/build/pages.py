@@ -113,6 +113,14 @@ def _relative(target: str, source: str) -> str:
     return os.path.relpath(target, os.path.dirname(source) or ".").replace(os.sep, "/")
 
 
+def page_url(target: str, source: str) -> str:
+    """A link for raw HTML from page `source` to page `target` (both Markdown paths), as directory URLs."""
+    directory = target.removesuffix(".md").removesuffix("index").rstrip("/")
+    base = source.removesuffix(".md").removesuffix("index") + "/"
+    relative = os.path.relpath(directory or ".", base.rstrip("/") or ".").replace(os.sep, "/")
+    return "./" if relative == "." else relative + "/"
+
+
 def _group_by_type(resources: list[Resource]) -> list[tuple[str, list[Resource]]]:
     return [
         (heading, [r for r in resources if r.type == kind])
@@ -185,7 +193,11 @@ class _Renderer:
             "index.md",
             source="path.yml",
             total_weeks=total_weeks(self.c),
-            diagram=Markup(path_diagram(self.c)),
+            diagram=path_diagram(
+                self.c,
+                href=lambda target: html.escape(page_url(target, "index.md")),
+                hours=lambda topics: study_hours(self.c, topics),
+            ),
         )
 
     def phase(self, phase: Phase) -> str:
