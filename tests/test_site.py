@@ -47,7 +47,7 @@ def test_topic_page_shows_the_data(site: Path) -> None:
     html = page(site, "topics/attention")
     assert "<h1" in html and "Attention mechanisms" in html
     assert "Selective focus" in html
-    assert "<dt>Query, key, value</dt>" in html
+    assert '<h3 class="lp-concept" id="query-key-value">Query, key, value' in html
     assert 'href="https://arxiv.org/abs/1706.03762"' in html
     assert 'data-type="paper" data-level="advanced" data-free="free"' in html
     assert '<span class="lp-badge lp-paid">paid</span>' in html

@@ -683,6 +683,44 @@
     });
   }
 
+  /* ---------- search results: every link highlights what was searched ---------- */
+
+  /* The theme links a page whose own text did not match (only its sections did) with an empty ?h=, so the
+     page opens with nothing highlighted: give it the words its sections matched, or the query's. */
+  var observedResults = [];
+
+  function fillHighlight(item) {
+    var links = item.querySelectorAll("a.md-search-result__link");
+    var words = [];
+    links.forEach(function (link) {
+      (new URL(link.href).searchParams.get("h") || "").split(" ").forEach(function (word) {
+        if (word && words.indexOf(word) < 0) words.push(word);
+      });
+    });
+    if (!words.length) {
+      var input = document.querySelector(".md-search__input");
+      words = (input ? input.value : "").toLowerCase().split(/[\s\-]+/).filter(Boolean);
+    }
+    links.forEach(function (link) {
+      var url = new URL(link.href);
+      if (!url.searchParams.has("h") || url.searchParams.get("h")) return;
+      if (words.length) url.searchParams.set("h", words.join(" "));
+      else url.searchParams.delete("h");
+      link.href = url.href;
+    });
+  }
+
+  function setUpSearchLinks() {
+    var list = document.querySelector(".md-search-result__list");
+    if (!list || observedResults.indexOf(list) >= 0) return;
+    observedResults.push(list);
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) { if (node.nodeType === 1) fillHighlight(node); });
+      });
+    }).observe(list, { childList: true });
+  }
+
   /* ---------- maths wider than its column scrolls in its own box (llm-path.css): let a keyboard reach it ---------- */
 
   function setUpWideMaths() {
@@ -700,6 +738,7 @@
     setUpPlanner();
     setUpDiagrams();
     setUpWideMaths();
+    setUpSearchLinks();
   }
 
   window.llmPath = { schedule: schedule, planIcs: planIcs };
