@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +31,20 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("browser")
-    site = build_site(tmp, FIXTURES / "curriculum")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(tmp_path_factory.mktemp("browser"), FIXTURES / "curriculum")
+
+
+@pytest.fixture(scope="module")
+def site_url(site: Path) -> Iterator[str]:
     with serve(site) as url:
         yield url
+
+
+def every_page(site: Path) -> list[str]:
+    """The path of every page of the built site, relative to its root, the 404 page included."""
+    pages = sorted(str(p.parent.relative_to(site)) for p in site.rglob("index.html"))
+    return [("" if p == "." else p + "/") for p in pages] + ["404.html"]
 
 
 @pytest.fixture(scope="module")
@@ -490,6 +500,77 @@ def test_the_plan_is_a_styled_table_on_a_desktop_and_cards_on_a_phone(page: obje
     assert first.locator('td[data-label="Topics"] a').first.is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.evaluate("document.querySelector('.lp-plan').scrollWidth") <= 390
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_no_page_is_wider_than_the_viewport(
+    browser: object, site: Path, site_url: str, viewport: str, scheme: str
+) -> None:
+    """Every page fits the screen's width: code, outputs, tables, maths and figures scroll inside their own boxes."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
+    page = context.new_page()
+    width = VIEWPORTS[viewport]["width"]
+    wide = {}
+    for path in every_page(site):
+        page.goto(site_url + path)
+        page.wait_for_load_state("load")
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        if scroll_width > width:
+            wide[path] = scroll_width
+    page.evaluate(
+        "document.querySelector('article').insertAdjacentHTML('beforeend', '<pre>' + 'x'.repeat(400))"
+    )
+    page.evaluate(
+        "document.querySelector('article').insertAdjacentHTML('beforeend', '<span>' + 'x'.repeat(400))"
+    )
+    too_wide = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert too_wide > width, "the measure sees a page that is too wide"
+    assert len(every_page(site)) > 10 and wide == {}
+
+
+LATEX = re.compile(r"\$[^$\s][^$]*\$|\\[A-Za-z]{2,}|\\[()\[\]]|[_^]\{")
+"""What LaTeX source looks like when it was not typeset: $...$, \\commands, \\( \\[, x_{...} or x^{...}."""
+SHOWN_TEXT = """() => {
+  const skip = new Set(["CODE", "PRE", "KBD", "SAMP", "SCRIPT", "STYLE", "math", "TEXTAREA"]);
+  const walker = document.createTreeWalker(document.querySelector("article") || document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    let inside = false;
+    for (let e = node.parentElement; e; e = e.parentElement) if (skip.has(e.tagName)) { inside = true; break; }
+    if (!inside && node.textContent.trim()) out.push(node.textContent);
+  }
+  return out;
+}"""
+"""The text of the page's content outside code and maths, hidden parts too (tooltips and answers show on demand)."""
+
+
+def test_no_text_outside_code_shows_latex_source(page: object, site: Path, site_url: str) -> None:
+    """Maths is typeset wherever it appears: pages, tooltips, answers, notebook prose, a drill's cards."""
+    found = []
+    for path in every_page(site):
+        page.goto(site_url + path)
+        found += [f"{path}: {text.strip()[:80]}" for text in page.evaluate(SHOWN_TEXT) if LATEX.search(text)]
+    page.goto(site_url + PAGES["phase"])
+    page.get_by_role("button", name="Drill 2 questions (2 due)").click()
+    for _ in range(2):
+        page.get_by_role("button", name="Show answer").click()
+        found += [f"drill: {t.strip()[:80]}" for t in page.evaluate(SHOWN_TEXT) if LATEX.search(t)]
+        page.get_by_role("button", name="Knew it").click()
+    assert found == []
+
+
+def test_the_latex_check_finds_latex(page: object, site_url: str) -> None:
+    """The check above can fail: raw LaTeX put on a page is found, maths typeset is not."""
+    page.goto(site_url + PAGES["topic"])
+    page.evaluate(
+        "document.querySelector('article').insertAdjacentHTML('beforeend', "
+        "'<p>compute $\\\\log \\\\sum_i e^{x_i}$ stably</p><p><code>$HOME</code></p>')"
+    )
+    assert [t for t in page.evaluate(SHOWN_TEXT) if LATEX.search(t)] == [
+        "compute $\\log \\sum_i e^{x_i}$ stably"
+    ]
 
 
 def test_no_console_errors_on_any_page(page: object, site_url: str) -> None:

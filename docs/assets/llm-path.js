@@ -721,11 +721,13 @@
     }).observe(list, { childList: true });
   }
 
-  /* ---------- maths wider than its column scrolls in its own box (llm-path.css): let a keyboard reach it ---------- */
+  /* ---------- what is wider than its column scrolls in its own box: let a keyboard reach it ---------- */
 
-  function setUpWideMaths() {
-    document.querySelectorAll(".md-typeset math:not([tabindex])").forEach(function (maths) {
-      if (maths.scrollWidth > maths.clientWidth + 1) maths.tabIndex = 0;
+  /* Maths (llm-path.css) and tables (the theme's scroll wrapper, notebook tables included) that overflow
+     become focusable, so they can be scrolled without a mouse (axe: scrollable-region-focusable). */
+  function setUpWideBoxes() {
+    document.querySelectorAll(".md-typeset math:not([tabindex]), .md-typeset__scrollwrap:not([tabindex])").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
     });
   }
 
@@ -737,7 +739,7 @@
     setUpDrills();
     setUpPlanner();
     setUpDiagrams();
-    setUpWideMaths();
+    setUpWideBoxes();
     setUpSearchLinks();
   }
 
