@@ -31,12 +31,14 @@ def test_first_mention_in_prose_is_linked_with_a_rendered_tooltip() -> None:
 
 
 def test_links_code_headings_and_maths_are_left_alone() -> None:
-    """Mentions inside links, code, headings, maths and summaries are not wrapped."""
+    """Mentions inside links, code, headings, maths, summaries and data-no-tips elements are not wrapped."""
     source = (
         '<h2>KL divergence</h2><a href="x">KL divergence</a><code>KL divergence</code>'
         "<math><mi>KL divergence</mi></math><summary>KL divergence</summary>"
     )
     assert LINKER.link(source, "g/") == source
+    quiet = '<p class="lp-tagline" data-no-tips>From KL divergence <em>to</em> KL divergence</p><p>KL divergence</p>'
+    assert LINKER.link(quiet, "g/").startswith(quiet.split("<p>KL")[0] + '<p><span class="lp-term-wrap">')
 
 
 def test_alias_matches_case_insensitively_on_word_boundaries() -> None:

@@ -39,6 +39,8 @@ SKIP = {
     "th",
     "nav",
 }
+NO_TIPS = "data-no-tips"
+"""An attribute that keeps an element's text free of glossary links (the home page's tagline)."""
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 TOKEN = re.compile(r"<!--.*?-->|<[^>]+>|[^<]+", re.DOTALL)
 TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)")
@@ -88,7 +90,8 @@ class TipLinker:
         if self.pattern is None:
             return page_html
         used: set[str] = set()
-        stack: list[str] = []
+        stack: list[tuple[str, bool]] = []
+        """Open elements: (tag name, whether terms inside it stay unlinked)."""
         out: list[str] = []
         for token in TOKEN.findall(page_html):
             if token.startswith("<"):
@@ -96,13 +99,13 @@ class TipLinker:
                 if match and not token.startswith("<!"):
                     closing, name = match.group(1) == "/", match.group(2).lower()
                     if closing:
-                        if name in stack:
-                            while stack and stack.pop() != name:
+                        if any(open_name == name for open_name, _ in stack):
+                            while stack and stack.pop()[0] != name:
                                 pass
                     elif name not in VOID and not token.endswith("/>"):
-                        stack.append(name)
+                        stack.append((name, name in SKIP or NO_TIPS in token))
                 out.append(token)
-            elif any(tag in SKIP for tag in stack):
+            elif any(skip for _, skip in stack):
                 out.append(token)
             else:
                 out.append(self._link_text(token, used, glossary_href))
