@@ -34,13 +34,28 @@ def test_exit_1_when_something_is_dead(server, tmp_path, monkeypatch, capsys):
 
 
 def test_bad_yaml_is_one_line_error_exit_2(tmp_path, monkeypatch, capsys):
-    """Broken YAML stops with exit 2 and one line naming file, line and column."""
+    """Broken YAML stops with exit 2 and one line naming file, line and column, worded as `llm-path validate` words it."""
     monkeypatch.chdir(tmp_path)
     Path("bad.yml").write_text("resources:\n  - url: 'https://a.example/\n")
     code, _out, err = run(["--no-cache", "bad.yml"], capsys)
     assert code == 2
-    assert err.startswith("bad.yml:3:1: invalid YAML: found unexpected end of stream; fix the syntax")
+    assert err.startswith("bad.yml:3:1: YAML syntax error: found unexpected end of stream; check indentation")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_yaml_that_would_expand_without_bound_is_refused_at_its_position(tmp_path, monkeypatch, capsys):
+    """A billion-laughs file is one located line, refused while composing, as the curriculum loader refuses it."""
+    monkeypatch.chdir(tmp_path)
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}]" for p, c in zip("abcdefgh", "bcdefghi")
+    ]
+    Path("laughs.yml").write_text("\n".join(lines) + "\nurl: https://a.example/\n")
+    code, _out, err = run(["--no-cache", "laughs.yml"], capsys)
+    assert code == 2
+    assert (
+        err.strip()
+        == "laughs.yml:1:4: the YAML anchor '&a' is not allowed in the curriculum; write the value out in full and delete the anchor"
+    )
 
 
 def test_every_bad_input_is_reported_in_one_run(tmp_path, monkeypatch, capsys):

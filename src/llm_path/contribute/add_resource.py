@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
-import yaml
 from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -30,8 +29,8 @@ from ruamel.yaml.error import YAMLError
 
 from llm_path.contribute.fetch_title import TitleError, fetch_title
 from llm_path.curriculum.checks import _suggest
-from llm_path.curriculum.load import CurriculumError, load_curriculum, parse_yaml
-from llm_path.curriculum.located import Problem
+from llm_path.curriculum.load import CurriculumError, load_curriculum, parse_yaml, yaml_line
+from llm_path.curriculum.located import Document, Problem
 from llm_path.curriculum.model import Curriculum, Resource, check_http_url
 
 FOLD_WIDTH = 80
@@ -116,8 +115,7 @@ def find_layout(text: str, file: str) -> Layout:
 
 def _one_line(key: str, value: Any) -> str:
     """`key: value` as PyYAML (the loader of record) writes it, on one line."""
-    text = yaml.safe_dump({key: value}, width=10**9, allow_unicode=True, default_flow_style=False)
-    text = text.removesuffix("\n")
+    text = yaml_line(key, value)
     if "\n" in text:  # a value with line breaks: one double-quoted line, escaped as JSON is
         text = f"{key}: {json.dumps(value, ensure_ascii=False)}"
     return text
@@ -193,13 +191,18 @@ class Spliced:
 def add_to_text(text: str, entry: Mapping[str, Any], file: str) -> Spliced:
     """The file's text with `entry` appended to `resources:`; raises AddError if it would not read back."""
     layout = find_layout(text, file)
-    before = yaml.safe_load(text)
+    before = _read_back(text, file)
     expected = {**before, "resources": [*before["resources"], dict(entry)]}
     for lines in (render_entry(entry, layout), _unfolded(entry, layout)):
         new = splice(text, lines, layout)
-        if yaml.safe_load(new) == expected:  # read back by the loader of record, exactly
+        if _read_back(new, file) == expected:  # read back by the loader of record, exactly
             return Spliced(new, len(before["resources"]), entry_first_line(layout), lines)
     raise AddError([f"{file}:1:1: could not write the entry so that it reads back unchanged; add it by hand"])
+
+
+def _read_back(text: str, file: str) -> Any:
+    doc, _ = parse_yaml(text, file)
+    return doc.data if doc is not None else None
 
 
 def _unfolded(entry: Mapping[str, Any], layout: Layout) -> list[str]:
@@ -224,23 +227,28 @@ def _notebooks_dir(curriculum: FsPath) -> FsPath | None:
     return folder if folder.is_dir() else None
 
 
+def _parsed(file: FsPath) -> tuple[Document, dict[str, Any]]:
+    """The file as the validator reads it; an unreadable one as empty (the validator reports it)."""
+    doc, _ = parse_yaml(file.read_text(encoding="utf-8"), _display(file))
+    if doc is None or not isinstance(doc.data, dict):
+        return Document(_display(file), {}), {}
+    return doc, doc.data
+
+
 def _listed_urls(curriculum: FsPath) -> dict[str, str]:
     """URL -> 'file:line:col' of its first entry, in the order the validator's duplicate check uses."""
     seen: dict[str, str] = {}
 
-    def see(file: FsPath, keys: list[tuple[tuple[str | int, ...], Any]]) -> None:
-        doc, _ = parse_yaml(file.read_text(encoding="utf-8"), _display(file))
-        if doc is None:
-            return
+    def see(doc: Document, keys: list[tuple[tuple[str | int, ...], Any]]) -> None:
         for loc, url in keys:
             if isinstance(url, str) and url not in seen:
                 line, col = doc.where(loc)
                 seen[url] = f"{doc.file}:{line}:{col}"
 
     for file in sorted((curriculum / "topics").glob("*.yml")):
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        doc, data = _parsed(file)
         see(
-            file,
+            doc,
             [
                 (("resources", i, "url"), item.get("url"))
                 for i, item in enumerate(data.get("resources") or [])
@@ -249,9 +257,9 @@ def _listed_urls(curriculum: FsPath) -> dict[str, str]:
         )
     reading = curriculum / "reading-list.yml"
     if reading.is_file():
-        data = yaml.safe_load(reading.read_text(encoding="utf-8")) or {}
+        doc, data = _parsed(reading)
         see(
-            reading,
+            doc,
             [
                 (("shelves", s, "items", i, "url"), item.get("url"))
                 for s, shelf in enumerate(data.get("shelves") or [])

@@ -198,6 +198,41 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     return doc, problems
 
 
+def yaml_line(key: str, value: Any) -> str:
+    """`key: value` as PyYAML writes it (on one line unless the value holds line breaks)."""
+    text: str = yaml.safe_dump({key: value}, width=10**9, allow_unicode=True, default_flow_style=False)
+    return text.removesuffix("\n")
+
+
+def strings_under_key(text: str, file: str, key: str) -> tuple[list[tuple[str, int, int]], list[Problem]]:
+    """Every string value under a mapping key named `key`, at any depth, with its line and column.
+
+    Composes without constructing, so any YAML file can be read (tags included), with the same
+    refusals and depth bound as the curriculum's own files.
+    """
+    try:
+        loader = _CurriculumLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        return [], [_yaml_problem(file, text, error)]
+    found: list[tuple[str, int, int]] = []
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for name, value in node.value:
+                named = isinstance(name, yaml.ScalarNode) and name.value == key
+                if named and isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:str":
+                    found.append((value.value, *_mark(value)))
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return sorted(found, key=lambda f: (f[1], f[2])), []
+
+
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import http.client
 import queue
 import random
 import re
@@ -12,20 +11,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
-
-import requests
-import urllib3.exceptions
 
 from llm_path.links.cache import LinkCache
 from llm_path.links.config import CheckOptions
 from llm_path.links.deadline import Watchdog
-from llm_path.links.guard import Adapter, Resolver, UnsafeAddressError, request_url
+from llm_path.links.guard import Adapter, Reply, Resolver, exchange, request_url
 from llm_path.links.model import NOT_CHECKED, LinkResult, TransientError, Verdict, now
 from llm_path.links.politeness import Hosts, host_key, interleave_by_host, pause
-from llm_path.links.text import printable
 
 BROWSER_HEADERS = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -40,17 +35,6 @@ GRACE = 0.25
 """Seconds past a URL's deadline before the run gives up on a worker that did not return."""
 
 
-@dataclass
-class Reply:
-    """What one HTTP answer told us."""
-
-    code: int
-    reason: str
-    location: str | None
-    retry_after: str | None
-    note: str = ""
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -61,56 +45,6 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return None
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception behind a requests/urllib3 wrapper."""
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next((a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)), None)
-        inner = inner or exc.__cause__ or exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    return exc
-
-
-def _describe(exc: BaseException) -> str:
-    root = _root_cause(exc)
-    if isinstance(root, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(root, ConnectionResetError):
-        return "connection reset by the server"
-    if isinstance(root, http.client.RemoteDisconnected):
-        return "the server closed the connection without answering"
-    if isinstance(root, TimeoutError):
-        return "timed out"
-    text = str(root) or type(root).__name__
-    return re.sub(r"^<[^>]+>: ", "", text)
-
-
-def _read_some(resp: requests.Response, limit: int) -> None:
-    """Read at most `limit` body bytes (HEAD has none); errors here do not matter, the status is known."""
-    got = 0
-    with suppress(OSError, urllib3.exceptions.HTTPError, http.client.HTTPException):
-        while got < limit:
-            chunk = resp.raw.read(min(8192, limit - got), decode_content=False)
-            if not chunk:
-                break
-            got += len(chunk)
-
-
-def _release(resp: requests.Response) -> None:
-    """Return the connection to the pool if its body was read to the end, else close it."""
-    raw = resp.raw
-    try:
-        if not raw.closed:
-            raw.close()  # body left unread (a large file): drop the connection instead of downloading
-    finally:
-        raw.release_conn()
 
 
 class Checker:
@@ -300,12 +234,19 @@ class Checker:
         if left <= 0:
             raise Verdict("error", "gave up at the per-URL time limit", timed_out=True)
         headers = dict(BROWSER_HEADERS) if browser else {"User-Agent": self.o.user_agent, "Accept": "*/*"}
-        request = requests.Request(method, url, headers=headers).prepare()
         timeout = (min(self.o.connect_timeout, left), min(self.o.read_timeout, left))
         reply = None
         with self.watchdog.running(deadline) as ticket:
             try:
-                reply = self._exchange(request, timeout)
+                reply = exchange(
+                    self.adapter,
+                    method,
+                    url,
+                    headers,
+                    timeout,
+                    read_timeout=self.o.read_timeout,
+                    max_body=self.o.max_body,
+                )
             except (Verdict, TransientError):
                 if not ticket.fired:
                     raise
@@ -313,38 +254,6 @@ class Checker:
             detail = f"gave up at the per-URL time limit ({self.o.url_timeout:g} s) while the answer was still arriving"
             raise Verdict("error", detail, timed_out=True)
         return reply
-
-    def _exchange(self, request: requests.PreparedRequest, timeout: tuple[float, float]) -> Reply:
-        try:
-            resp = self.adapter.send(request, stream=True, timeout=timeout, verify=True)
-        except UnsafeAddressError as e:
-            raise Verdict(
-                "refused", f"connected to {e}, a non-public address; pass --allow-private to check it anyway"
-            ) from None
-        except requests.exceptions.ConnectTimeout:
-            raise TransientError(f"no connection within {timeout[0]:g} s") from None
-        except requests.exceptions.ReadTimeout:
-            limited = timeout[1] < self.o.read_timeout
-            limit = "per-URL time limit" if limited else "read timeout"
-            raise Verdict(
-                "error", f"no answer within {timeout[1]:g} s ({limit})", timed_out=limited
-            ) from None
-        except requests.exceptions.SSLError as e:
-            raise Verdict("error", f"TLS error: {_describe(e)}") from None
-        except requests.exceptions.ConnectionError as e:
-            raise TransientError(_describe(e)) from None
-        except (requests.exceptions.RequestException, http.client.HTTPException, ValueError) as e:
-            raise Verdict("error", f"request failed: {_describe(e)}") from None
-        try:
-            _read_some(resp, self.o.max_body)
-            return Reply(
-                resp.status_code,
-                printable(resp.reason or ""),
-                resp.headers.get("Location"),
-                resp.headers.get("Retry-After"),
-            )
-        finally:
-            _release(resp)
 
     def _backoff(self, attempt: int) -> float:
         return self.o.backoff * (2**attempt) * random.uniform(0.5, 1.5)

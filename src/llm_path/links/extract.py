@@ -10,8 +10,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
+from llm_path.curriculum.load import strings_under_key
+from llm_path.curriculum.located import Problem
 from llm_path.links.model import LinkError, LinkErrors, Source
 
 _URL_IN_TEXT = re.compile(r"https?://(?:\[[0-9a-fA-F:.]+\])?[^\s<>\"'`\[\]{}|\\^]*", re.IGNORECASE)
@@ -53,62 +53,27 @@ def _trim_url(url: str) -> str:
 
 def links_in_yaml(text: str, path: str) -> tuple[list[tuple[str, Source]], list[LinkError]]:
     """Every string under a key named `url` at any depth, with its position; plus non-http(s) values."""
-    try:
-        roots = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = f"invalid YAML: {e.problem or e.context}"
-        raise LinkErrors(
-            [
-                LinkError(
-                    problem,
-                    "fix the syntax there (an unclosed quote, a tab or a wrong indent?)",
-                    path,
-                    line,
-                    col,
-                )
-            ]
-        ) from None
-    except yaml.YAMLError as e:
-        raise LinkErrors([LinkError(f"invalid YAML: {e}", "fix the syntax", path)]) from None
+    values, problems = strings_under_key(text, path, "url")
+    if problems:
+        raise LinkErrors([_link_error(problem) for problem in problems])
     found: list[tuple[str, Source]] = []
     warnings: list[LinkError] = []
-    seen: set[int] = set()
-    stack = [r for r in roots if r is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                is_url = isinstance(key, yaml.ScalarNode) and key.value == "url"
-                if is_url and isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:str":
-                    where = Source(path, value.start_mark.line + 1, value.start_mark.column + 1)
-                    url = value.value.strip()
-                    if re.match(r"https?://", url, re.IGNORECASE):
-                        found.append((url, where))
-                    else:
-                        example = (
-                            "https://" + re.sub(r"^[a-z]+:/*", "", url, flags=re.I)
-                            if url
-                            else "https://example.org/page"
-                        )
-                        warnings.append(
-                            LinkError(
-                                f"url {url!r} is not an http(s) URL (not checked)",
-                                f"write the full address, e.g. {example}",
-                                where.path,
-                                where.line,
-                                where.column,
-                            )
-                        )
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    found.sort(key=lambda f: (f[1].line, f[1].column))
+    for value, line, column in values:
+        url = value.strip()
+        if re.match(r"https?://", url, re.IGNORECASE):
+            found.append((url, Source(path, line, column)))
+        else:
+            example = (
+                "https://" + re.sub(r"^[a-z]+:/*", "", url, flags=re.I) if url else "https://example.org/page"
+            )
+            problem = f"url {url!r} is not an http(s) URL (not checked)"
+            warnings.append(LinkError(problem, f"write the full address, e.g. {example}", path, line, column))
     return found, warnings
+
+
+def _link_error(problem: Problem) -> LinkError:
+    what, _, fix = problem.message.partition("; ")
+    return LinkError(what, fix, problem.file, problem.line, problem.col)
 
 
 def links_in_lines(text: str, path: str) -> list[tuple[str, Source]]:

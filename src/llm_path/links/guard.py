@@ -1,4 +1,6 @@
-"""Address safety: what may be requested at all, and never a private, loopback or link-local address.
+"""Address safety and the HTTP exchange: what may be requested at all, never a private, loopback or
+link-local address, and one request's answer read within its limits. The only module that imports
+requests and urllib3.
 
 A URL must be http(s) with a host; its host must resolve to public addresses only (unless
 ``--allow-private``), and the address is checked again on the connected socket, so a DNS
@@ -8,20 +10,24 @@ reach a private host.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import re
 import socket
 import threading
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests.adapters
 import urllib3
 import urllib3.connection
+import urllib3.exceptions
 
 from llm_path.links import deadline
 from llm_path.links.model import NOT_CHECKED, TransientError, Verdict
-from llm_path.links.text import first_control
+from llm_path.links.text import first_control, printable
 
 DNS_CANARY = "example.com"
 """A name that always resolves (RFC 2606): if it does not either, DNS is down, not the link."""
@@ -295,6 +301,112 @@ class Adapter(requests.adapters.HTTPAdapter):
         for pool in pools:
             if pool is not None:
                 pool.close()
+
+
+@dataclass
+class Reply:
+    """What one HTTP answer told us."""
+
+    code: int
+    reason: str
+    location: str | None
+    retry_after: str | None
+    note: str = ""
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception behind a requests/urllib3 wrapper."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)), None)
+        inner = inner or exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    root = _root_cause(exc)
+    if isinstance(root, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(root, ConnectionResetError):
+        return "connection reset by the server"
+    if isinstance(root, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(root, TimeoutError):
+        return "timed out"
+    text = str(root) or type(root).__name__
+    return re.sub(r"^<[^>]+>: ", "", text)
+
+
+def _read_some(resp: requests.Response, limit: int) -> None:
+    """Read at most `limit` body bytes (HEAD has none); errors here do not matter, the status is known."""
+    got = 0
+    with suppress(OSError, urllib3.exceptions.HTTPError, http.client.HTTPException):
+        while got < limit:
+            chunk = resp.raw.read(min(8192, limit - got), decode_content=False)
+            if not chunk:
+                break
+            got += len(chunk)
+
+
+def _release(resp: requests.Response) -> None:
+    """Return the connection to the pool if its body was read to the end, else close it."""
+    raw = resp.raw
+    try:
+        if not raw.closed:
+            raw.close()  # body left unread (a large file): drop the connection instead of downloading
+    finally:
+        raw.release_conn()
+
+
+def exchange(
+    adapter: Adapter,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    timeout: tuple[float, float],
+    *,
+    read_timeout: float,
+    max_body: int,
+) -> Reply:
+    """One request and at most `max_body` bytes of its answer; failures become a Verdict or a TransientError.
+
+    `timeout` is (connect, read) for this attempt; a read timeout shorter than `read_timeout`
+    (the configured one) was cut by the per-URL time limit, and is reported as such."""
+    request = requests.Request(method, url, headers=headers).prepare()
+    try:
+        resp = adapter.send(request, stream=True, timeout=timeout, verify=True)
+    except UnsafeAddressError as e:
+        raise Verdict(
+            "refused", f"connected to {e}, a non-public address; pass --allow-private to check it anyway"
+        ) from None
+    except requests.exceptions.ConnectTimeout:
+        raise TransientError(f"no connection within {timeout[0]:g} s") from None
+    except requests.exceptions.ReadTimeout:
+        limited = timeout[1] < read_timeout
+        limit = "per-URL time limit" if limited else "read timeout"
+        raise Verdict("error", f"no answer within {timeout[1]:g} s ({limit})", timed_out=limited) from None
+    except requests.exceptions.SSLError as e:
+        raise Verdict("error", f"TLS error: {_describe(e)}") from None
+    except requests.exceptions.ConnectionError as e:
+        raise TransientError(_describe(e)) from None
+    except (requests.exceptions.RequestException, http.client.HTTPException, ValueError) as e:
+        raise Verdict("error", f"request failed: {_describe(e)}") from None
+    try:
+        _read_some(resp, max_body)
+        return Reply(
+            resp.status_code,
+            printable(resp.reason or ""),
+            resp.headers.get("Location"),
+            resp.headers.get("Retry-After"),
+        )
+    finally:
+        _release(resp)
 
 
 RequestError = requests.RequestException
