@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from llm_path.build.prose import prose_html
-from llm_path.build.tips import Tip, TipLinker, is_case_sensitive, slugify
+from llm_path.build.tips import Tip, TipLinker, is_case_sensitive
+from llm_path.curriculum.text import slugify
 
 LINKER = TipLinker(
     [

@@ -35,6 +35,24 @@ def edited(curriculum: Path, relative: str, old: str, new: str) -> dict[str, str
 
 BAD_EDITS = [
     (
+        "glossary-anchor-shared",
+        "glossary.yml",
+        "term: Gradient",
+        "term: Dot-product",
+        [
+            "glossary.yml:12:11: terms[3].term: 'Dot-product' gets the glossary anchor #dot-product, as terms[1] 'Dot product' does; reword one of them (e.g. spell its symbols out)"
+        ],
+    ),
+    (
+        "glossary-anchor-empty",
+        "glossary.yml",
+        "term: Gradient",
+        "term: ∇",
+        [
+            "glossary.yml:12:11: terms[3].term: '∇' has no letters or digits to make its glossary anchor from; spell it out in words"
+        ],
+    ),
+    (
         "javascript-url",
         "topics/attention.yml",
         "url: https://arxiv.org/abs/1706.03762",

@@ -22,9 +22,8 @@ from markupsafe import Markup
 
 from llm_path.build.diagram import path_diagram
 from llm_path.build.prose import meta_text, plain_markup, prose_html, prose_text
-from llm_path.build.tips import slugify
 from llm_path.curriculum.model import Curriculum, Phase, Resource, ResourceType, Topic
-from llm_path.curriculum.text import Prose
+from llm_path.curriculum.text import Prose, slugify
 from llm_path.files import write_atomic
 from llm_path.learner.cards import cards_data
 from llm_path.learner.plan import plan_data, study_hours, study_pace, weeks_at

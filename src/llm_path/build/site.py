@@ -30,10 +30,9 @@ from llm_path.build.pages import (
     with_edit_link,
 )
 from llm_path.build.prose import meta_text, prose_html
-from llm_path.build.tips import slugify
 from llm_path.curriculum.load import load_curriculum
 from llm_path.curriculum.model import Curriculum
-from llm_path.curriculum.text import is_http_url
+from llm_path.curriculum.text import is_http_url, slugify
 from llm_path.files import write_atomic
 from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, DEFAULT_OUTPUT_LIMIT
 

@@ -56,11 +56,6 @@ class Tip:
     """The definition as safe inline HTML (prose.py), maths included."""
 
 
-def slugify(term: str) -> str:
-    """The glossary anchor of a term: 'KL divergence' -> 'kl-divergence'."""
-    return re.sub(r"[^a-z0-9]+", "-", term.casefold()).strip("-")
-
-
 def is_case_sensitive(name: str) -> bool:
     """Acronym-like names (a capital after a word's first letter: ZeRO, LoRA, GPT, KL divergence) match only as written.
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from llm_path.curriculum.located import Document, Problem
-from llm_path.curriculum.model import AdviceList, Glossary, Path, Phase, ReadingList, Topic
+from llm_path.curriculum.model import AdviceList, Glossary, GlossaryTerm, Path, Phase, ReadingList, Topic
+from llm_path.curriculum.text import slugify
 
 PHASE_FILE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)\.yml$")
 
@@ -323,13 +324,38 @@ def _check_urls(loaded: LoadedFiles, problems: list[Problem]) -> None:
                     see(item.url, doc, ("shelves", s, "items", i, "url"), f"shelves[{s}].items[{i}].url")
 
 
+def _check_anchor(
+    doc: Document,
+    i: int,
+    term: str,
+    anchors: dict[str, int],
+    terms: list[GlossaryTerm],
+    problems: list[Problem],
+) -> None:
+    """Each term needs an anchor of its own on the glossary page, or its links and tips land on another's."""
+    anchor = slugify(term)
+    if not anchor:
+        what = f"terms[{i}].term: {term!r} has no letters or digits to make its glossary anchor from"
+        problems.append(doc.problem(("terms", i, "term"), f"{what}; spell it out in words"))
+    elif anchor in anchors:
+        other = anchors[anchor]
+        what = f"terms[{i}].term: {term!r} gets the glossary anchor #{anchor}, as terms[{other}] {terms[other].term!r} does"
+        problems.append(
+            doc.problem(("terms", i, "term"), f"{what}; reword one of them (e.g. spell its symbols out)")
+        )
+    else:
+        anchors[anchor] = i
+
+
 def _check_glossary_and_tracks(
     loaded: LoadedFiles, topics: dict[str, tuple[Topic, Document]], problems: list[Problem]
 ) -> None:
     if loaded.glossary is not None:
         glossary, doc = loaded.glossary
         names: dict[str, int] = {}
+        anchors: dict[str, int] = {}
         for i, term in enumerate(glossary.terms):
+            _check_anchor(doc, i, term.term, anchors, glossary.terms, problems)
             if term.topic not in topics and term.topic not in loaded.broken:
                 problems.append(
                     doc.problem(

@@ -68,6 +68,11 @@ def _character_name(char: str) -> str:
     return unicodedata.name(char, f"U+{ord(char):04X}")
 
 
+def slugify(term: str) -> str:
+    """The glossary anchor of a term: 'KL divergence' -> 'kl-divergence'."""
+    return re.sub(r"[^a-z0-9]+", "-", term.casefold()).strip("-")
+
+
 def check_title(value: str) -> Title:
     """One line of plain text, without control or invisible formatting characters."""
     newline = re.search(r"[\r\n\u2028\u2029]", value)
