@@ -58,6 +58,19 @@ def test_kernels_started_together_talk_over_their_own_sockets(tmp_path: Path) ->
         ]
 
 
+def test_a_workers_peak_memory_is_its_own_not_the_runners(tmp_path: Path) -> None:
+    """A runner holding 300 MB (pytest after the torch tests, say) still reports a small notebook's few tens of MB."""
+    notebook(tmp_path / "src", "small", "print(1)")
+    ballast = bytearray(300_000_000)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touch every page, so it is resident
+    try:
+        [result] = NotebookRunner(tmp_path / "src", tmp_path / "cache", jobs=1).run(["small"])
+    finally:
+        del ballast
+    assert result.status == "executed", result.failure
+    assert result.peak_memory is not None and 10_000_000 < result.peak_memory < 200_000_000
+
+
 def test_cell_time_limit(tmp_path: Path) -> None:
     """A cell running past the limit fails the same way, naming the limit."""
     notebook(tmp_path / "src", "slow", "import time\ntime.sleep(60)")

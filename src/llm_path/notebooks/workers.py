@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Protocol
 
 from llm_path.notebooks.results import NotebookFailure, Outcome
@@ -87,6 +88,13 @@ def _end_with_runner() -> None:
 
 
 def _peak_memory() -> int:
+    """This worker's own peak resident memory, in bytes.
+
+    On Linux, getrusage's ru_maxrss survives exec: a worker spawned by a large runner would
+    report the runner's peak. /proc's VmHWM belongs to the worker's own address space."""
+    with suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
