@@ -122,7 +122,7 @@ def test_glossary_covers_the_seed_terms(real: Curriculum) -> None:
 def test_every_notebook_executes_and_checks_itself() -> None:
     """Every notebook in notebooks/ runs clean through the site's pipeline: all its asserts pass."""
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-    assert len(names) == 24
+    assert len(names) == 25
     results = NotebookRunner(ROOT / "notebooks", ROOT / ".llm-path-cache" / "notebooks").run(names)
     assert [str(r.failure) for r in results if r.failure] == []
 
