@@ -323,6 +323,24 @@ class PagedKVCache:
         v = self.values[layer, table].transpose(0, 1).flatten(1, 2)[:, :length]
         return k, v
 
+    def table_tensor(self, seqs: list[int], width: int) -> torch.Tensor:
+        """The block tables of several sequences as one (sequences, blocks) tensor, padded with block 0."""
+        n_blocks = -(-width // self.block_size)
+        tables = torch.zeros(len(seqs), n_blocks, dtype=torch.long)
+        for i, seq in enumerate(seqs):
+            table = self.tables[seq][:n_blocks]
+            tables[i, : len(table)] = torch.tensor(table)
+        return tables
+
+    def gather_batch(self, layer: int, tables: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of several sequences at once, (sequences, kv_heads, width, head_dim).
+
+        Positions past a sequence's length hold whatever their block holds; the attention mask hides them.
+        """
+        k = self.keys[layer, tables].permute(0, 2, 1, 3, 4).flatten(2, 3)[:, :, :width]
+        v = self.values[layer, tables].permute(0, 2, 1, 3, 4).flatten(2, 3)[:, :, :width]
+        return k, v
+
     def free_sequence(self, seq: int) -> None:
         for block in self.tables.pop(seq):
             self.allocator.release(block)
@@ -361,6 +379,7 @@ def engine_forward(model, cache: PagedKVCache, batch: list[tuple[int, torch.Tens
     query_pos.view(-1)[pad_index] = positions
     key_pos = torch.arange(width)
     mask = (key_pos[None, None, :] <= query_pos[:, :, None]) & (query_pos[:, :, None] >= 0)
+    tables = cache.table_tensor(seqs, width)
     x = model.token_embedding(torch.cat([ids for _, ids in batch]))
     for layer, block in enumerate(model.blocks):
         attn = block.attn
@@ -370,10 +389,7 @@ def engine_forward(model, cache: PagedKVCache, batch: list[tuple[int, torch.Tens
         k = apply_rope(k.view(total, cfg.kv_heads, cfg.head_dim).transpose(0, 1), cos, sin)
         v = v.view(total, cfg.kv_heads, cfg.head_dim)
         cache.write(layer, blocks, offsets, k.transpose(0, 1), v)
-        keys = torch.zeros(len(batch), cfg.kv_heads, width, cfg.head_dim)
-        values = torch.zeros_like(keys)
-        for i, (seq, s, n) in enumerate(zip(seqs, starts, counts)):
-            keys[i, :, : s + n], values[i, :, : s + n] = cache.gather(layer, seq, s + n)
+        keys, values = cache.gather_batch(layer, tables, width)
         queries = torch.zeros(len(batch) * longest, cfg.n_heads, cfg.head_dim)
         queries[pad_index] = q.transpose(0, 1)
         queries = queries.view(len(batch), longest, cfg.n_heads, cfg.head_dim).transpose(1, 2)
@@ -948,9 +964,10 @@ print("  " + ", ".join(f"{name.removeprefix('blocks.')}: {ratio:.1f}" for name, 
 # calibrated on, GPTQ by far more: it compensates each rounding error with the
 # weights not yet rounded, at the price of a pass over calibration data per
 # layer. AWQ only rescales and rounds, so it is quick, and its gain grows with
-# the outlier channels that our small model barely has; its small gain per
-# layer need not survive into the whole model's loss, because each layer was
-# tuned on the inputs of the unquantized model. The two combine with group-wise
+# the outlier channels, which our small model has in a few layers only (the
+# ratios above), so here its gain is small; each layer is also tuned on the
+# inputs of the unquantized model, so a gain per layer need not fully survive
+# into the whole model's loss. The two combine with group-wise
 # scales (the usual 4-bit checkpoints use groups of 128 weights), which shrink
 # every method's error.
 #
