@@ -90,11 +90,11 @@ EOT = tokenizer.eot_id
 #   each reusing the previous result, then the answer after `|`.
 #
 # The chain of thought turns one hard step (four digits at once) into three
-# easy ones, and each step can itself be checked. The model reads and writes
-# these strings one byte per token: the shared tokenizer is byte-level, so
-# every byte is a token, and splitting numbers into single digits is what
-# Llama's and DeepSeek's tokenizers do for arithmetic too (BPE merges such as
-# `19` would give each number an arbitrary spelling).
+# easy ones, and each step can itself be checked. We write these strings one
+# byte per token, with the shared tokenizer's first 256 ids (its byte tokens)
+# and none of its merges, so every digit is a token of its own. Llama's and
+# DeepSeek's tokenizers split numbers into digits for the same reason: BPE
+# merges such as `19` would give each number an arbitrary spelling.
 
 # %%
 DIGITS = 4
