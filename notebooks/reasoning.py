@@ -24,7 +24,7 @@
 # algorithms such as GRPO.
 #
 # All of it on the path's own pretrained GPT and a task with checkable answers,
-# the sum of four digits:
+# the sum of three digits from 0 to 4:
 #
 # 1. **The task and its verifier**, and two ways to write a solution: the
 #    answer alone, or a **chain of thought** that adds one digit at a time.
@@ -80,16 +80,16 @@ EOT = tokenizer.eot_id
 # %% [markdown]
 # ## 1. A task with checkable answers
 #
-# A problem is four digits to add, written `3+5+2+8=`. Its answer can be
+# A problem is three digits to add, written `3+4+2=`. Its answer can be
 # checked by a program, which is what makes reinforcement learning possible
 # without human judges: the **verifier** is a few lines of Python. Two ways to
 # write a solution:
 #
-# * **direct**: `18`, the answer at once;
-# * **chain of thought**: `3+5=8,8+2=10,10+8=18|18`, one addition per step,
+# * **direct**: `9`, the answer at once;
+# * **chain of thought**: `3+4=7,7+2=9|9`, one addition per step,
 #   each reusing the previous result, then the answer after `|`.
 #
-# The chain of thought turns one hard step (four digits at once) into three
+# The chain of thought turns one hard step (three digits at once) into two
 # easy ones, and each step can itself be checked. We write these strings one
 # byte per token, with the shared tokenizer's first 256 ids (its byte tokens)
 # and none of its merges, so every digit is a token of its own. Llama's and
@@ -97,14 +97,14 @@ EOT = tokenizer.eot_id
 # merges such as `19` would give each number an arbitrary spelling.
 
 # %%
-DIGITS = 4
+DIGITS, HIGH = 3, 5  # three digits from 0 to 4: small enough for the shared model to learn in a minute
 
 
 def make_problems(n: int, seed: int, exclude: set[tuple[int, ...]] = frozenset()) -> list[tuple[int, ...]]:
     generator = torch.Generator().manual_seed(seed)
     problems = []
     while len(problems) < n:
-        problem = tuple(torch.randint(0, 10, (DIGITS,), generator=generator).tolist())
+        problem = tuple(torch.randint(0, HIGH, (DIGITS,), generator=generator).tolist())
         if problem not in exclude:
             problems.append(problem)
     return problems
@@ -157,15 +157,18 @@ def decode(ids) -> str:
     return bytes(i for i in ids if i < 256).decode(errors="replace")
 
 
-example = (3, 5, 2, 8)
-assert solution_of(example, True) == "3+5=8,8+2=10,10+8=18|18" and solution_of(example, False) == "18"
-assert outcome_reward(example, "3+5=8,8+2=10,10+8=18|18") == 1.0
-assert outcome_reward(example, "3+5=8,8+2=10,10+8=17|17") == 0.0
-assert outcome_reward(example, "3+5=8,8+2=11,11+8=19|18") == 1.0  # right answer, wrong reasoning
-assert process_reward(example, "3+5=8,8+2=11,11+8=19|18") == 1 / 3
-assert process_reward(example, "3+5=8,8+2=10,10+8=18|18") == 1.0
+example = (3, 4, 2)
+assert solution_of(example, True) == "3+4=7,7+2=9|9" and solution_of(example, False) == "9"
+assert outcome_reward(example, "3+4=7,7+2=9|9") == 1.0
+assert outcome_reward(example, "3+4=7,7+2=8|8") == 0.0
+assert outcome_reward(example, "3+4=8,8+2=11|9") == 1.0  # right answer, wrong reasoning
+assert process_reward(example, "3+4=8,8+2=11|9") == 0.0
+assert process_reward(example, "3+4=7,7+2=8|8") == 1 / 2
+assert process_reward(example, "3+4=7,7+2=9|9") == 1.0
 assert decode(encode("7+0=7|7")) == "7+0=7|7" and tokenizer.decode(encode("7+0=7|7")) == "7+0=7|7"
-test_problems = make_problems(200, seed=12345)
+every_problem = [tuple(int(c) for c in np.base_repr(i, HIGH).zfill(DIGITS)) for i in range(HIGH**DIGITS)]
+order = torch.randperm(len(every_problem), generator=torch.Generator().manual_seed(12345)).tolist()
+test_problems = [every_problem[i] for i in order[:50]]  # 50 of the 125 problems, never trained on
 held_out = set(test_problems)
 print(prompt_of(example), solution_of(example, True), "| direct:", solution_of(example, False))
 
@@ -197,7 +200,7 @@ def batch_of(problems, chain_of_thought: bool) -> tuple[torch.Tensor, torch.Tens
     return inputs, targets
 
 
-def supervised(chain_of_thought: bool, seed: int, steps: int = 60, batch: int = 32, lr: float = 2e-3):
+def supervised(chain_of_thought: bool, seed: int, steps: int = 90, batch: int = 32, lr: float = 3e-3):
     torch.manual_seed(seed)
     model = copy.deepcopy(pretrained).train()
     optimizer = make_optimizer(model, lr, weight_decay=0.0)
@@ -205,7 +208,9 @@ def supervised(chain_of_thought: bool, seed: int, steps: int = 60, batch: int = 
         inputs, targets = batch_of(make_problems(batch, seed * 1000 + step, held_out), chain_of_thought)
         for group in optimizer.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 10)
-        _, loss = model(inputs, targets)
+        logits = model(inputs)
+        # Summed over each solution's tokens, so that a long trace and a one-token answer weigh the same.
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum") / batch
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -245,8 +250,8 @@ for i, (name, runs) in enumerate(students.items()):
     plt.bar(i, np.mean(values), yerr=np.std(values), capsize=6)
     plt.plot([i] * 3, values, "k.", ms=8)
 plt.xticks(range(2), list(students))
-plt.ylabel("accuracy on 200 held-out sums")
-plt.title("Same checkpoint, same 60 steps of 32 examples")
+plt.ylabel("accuracy on 50 held-out sums")
+plt.title("Same checkpoint, same 90 steps of 32 examples")
 plt.tight_layout()
 plt.show()
 cot_accuracy = [a for a, _ in students["chain of thought"]]
@@ -279,7 +284,7 @@ assert min(cot_accuracy) > max(direct_accuracy), (cot_accuracy, direct_accuracy)
 # %%
 policy = max(students["chain of thought"], key=lambda run: run[0])[1]
 budget = [1, 2, 4, 8, 16]
-problems = test_problems[:100]
+problems = test_problems
 samples = solve(policy, problems, samples=max(budget), temperature=1.0, seed=1)
 
 
@@ -315,7 +320,7 @@ for rule in rules:
 plt.axhline(greedy, color="grey", ls=":", label=f"greedy, one answer ({greedy:.0%})")
 plt.xscale("log", base=2)
 plt.xlabel("samples per problem n (temperature 1)")
-plt.ylabel("accuracy on 100 sums")
+plt.ylabel("accuracy on 50 held-out sums")
 plt.title("Accuracy against test-time samples (95% bootstrap bands)")
 plt.legend()
 plt.tight_layout()
@@ -416,10 +421,12 @@ def grpo_loss_loop(new, old, ref, advantages, mask, clip=0.2, beta=0.04) -> torc
         terms = []
         for t in range(new.shape[1]):
             if mask[i, t]:
-                rho = math.exp(new[i, t] - old[i, t])
+                rho = math.exp(float(new[i, t] - old[i, t]))
                 clipped = min(max(rho, 1 - clip), 1 + clip)
-                kl = math.exp(ref[i, t] - new[i, t]) - (ref[i, t] - new[i, t]) - 1
-                terms.append(min(rho * advantages[i], clipped * advantages[i]) - beta * kl)
+                log_ratio = float(ref[i, t] - new[i, t])
+                kl = math.exp(log_ratio) - log_ratio - 1
+                a = float(advantages[i])
+                terms.append(min(rho * a, clipped * a) - beta * kl)
         total += sum(terms) / len(terms)
     return torch.tensor(-total / len(new), dtype=torch.float64)
 
@@ -432,13 +439,15 @@ ref = old + 0.2 * torch.randn(shape, generator=generator, dtype=torch.float64)
 mask = torch.rand(shape, generator=generator) < 0.8
 mask[:, 0] = True
 adv = torch.randn(6, generator=generator, dtype=torch.float64)
-assert torch.allclose(grpo_loss(new, old, ref, adv, mask.double()), grpo_loss_loop(new.tolist(), old.tolist(), ref.tolist(), adv.tolist(), mask.tolist()), atol=1e-12)
+assert torch.allclose(grpo_loss(new, old, ref, adv, mask.double()), grpo_loss_loop(new, old, ref, adv, mask), atol=1e-12)
 
 # On-policy (new == old) and without the KL term, the gradient is REINFORCE with group advantages.
 logits = torch.randn(6, 9, 5, generator=generator, dtype=torch.float64, requires_grad=True)
 actions = torch.randint(0, 5, (6, 9), generator=generator)
 logp = logits.log_softmax(-1).gather(-1, actions[..., None]).squeeze(-1)
-(grad_grpo,) = torch.autograd.grad(grpo_loss(logp, logp.detach(), logp.detach(), adv, mask.double(), beta=0.0), logits)
+(grad_grpo,) = torch.autograd.grad(
+    grpo_loss(logp, logp.detach(), logp.detach(), adv, mask.double(), beta=0.0), logits, retain_graph=True
+)
 reinforce = -((logp * adv[:, None] * mask).sum(1) / mask.sum(1)).mean()
 (grad_reinforce,) = torch.autograd.grad(reinforce, logits)
 assert torch.allclose(grad_grpo, grad_reinforce, atol=1e-12)
@@ -450,7 +459,7 @@ print("grpo_loss equals the token-by-token loop, and on-policy its gradient is R
 # alone, and takes two gradient steps on the GRPO loss (the second one is where
 # $\rho \ne 1$ and the clip matters). No solution is ever shown to the model.
 # We start from the chain-of-thought student of section 2 (seed 0) and run
-# three seeds, measuring greedy accuracy on the 200 held-out sums as the
+# three seeds, measuring greedy accuracy on the 50 held-out sums as the
 # samples accumulate.
 
 
@@ -501,7 +510,7 @@ for seed, r in enumerate(runs):
     axes[0].plot(r["samples"], r["accuracy"], "o-", label=f"GRPO seed {seed}")
     axes[1].plot(range(1, len(r["reward"]) + 1), r["reward"], "-", label=f"seed {seed}")
 axes[0].axhline(before, color="grey", ls=":", label="before RL")
-axes[0].set(xlabel="completions sampled", ylabel="greedy accuracy, 200 held-out sums", title="GRPO with the outcome verifier")
+axes[0].set(xlabel="completions sampled", ylabel="greedy accuracy, 50 held-out sums", title="GRPO with the outcome verifier")
 axes[0].legend()
 axes[1].set(xlabel="step", ylabel="mean reward of the sampled group", title="Reward during training")
 axes[1].legend()
