@@ -32,7 +32,7 @@ def main() -> int:
         "--runs", type=int, default=3, help="warm and notebooks-off builds to take the median of"
     )
     parser.add_argument(
-        "--no-cold", action="store_true", help="skip the cold build (warm then reuses .cache/)"
+        "--no-cold", action="store_true", help="skip the cold build (warm then reuses .llm-path-cache/)"
     )
     args = parser.parse_args()
 
@@ -42,7 +42,7 @@ def main() -> int:
         notebooks_config = site_config(_mkdir(folder / "notebooks"), ROOT / "curriculum", ROOT / "notebooks")
         off_config = site_config(_mkdir(folder / "off"), ROOT / "curriculum", ROOT / "notebooks")
         if args.no_cold:
-            (notebooks_config.parent / ".cache").symlink_to(ROOT / ".cache")
+            (notebooks_config.parent / ".llm-path-cache").symlink_to(ROOT / ".llm-path-cache")
         rows = []
         if not args.no_cold:
             print("cold build: executing every notebook...", file=sys.stderr, flush=True)

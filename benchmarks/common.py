@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 from conftest import site_config  # noqa: E402
 
-from llm_path.load import load_curriculum  # noqa: E402
+from llm_path.curriculum.load import load_curriculum  # noqa: E402
 
 __all__ = ["BIN", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "serve", "site_config"]
 
@@ -56,7 +56,7 @@ def build(config: Path, site: Path, env: dict[str, str] | None = None, *, strict
 
 
 def build_project_site(site: Path) -> float:
-    """The real site with every notebook, as `make site` builds it (the notebook cache under .cache/ makes it quick once warm)."""
+    """The real site with every notebook, as `make site` builds it (the notebook cache under .llm-path-cache/ makes it quick once warm)."""
     print(
         "building the site with every notebook (executing the ones not cached yet)...",
         file=sys.stderr,

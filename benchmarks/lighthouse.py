@@ -8,7 +8,7 @@ bytes, as `python -m http.server` does) and runs npm's `lighthouse` with Debian'
 (CHROME_PATH=/usr/bin/chromium, the browser tests' flags) on home, phase, topic, notebook,
 resources and plan pages, with the mobile and desktop presets. Performance moves by a couple
 of points run to run on a shared machine, so each score is the median of N runs (default 3).
-Lighthouse is installed into .cache/node on first use, never globally.
+Lighthouse is installed into .llm-path-cache/node on first use, never globally.
 
 Budgets: performance at least 95 on mobile and 100 on desktop; accessibility, best practices
 and SEO 100, on every page type. Baseline: the naive build of issue 8 (benchmarks/naive.py), built
@@ -30,16 +30,16 @@ from typing import Any
 from common import CHROMIUM, CHROMIUM_ARGS, ROOT, page_types, serve, table
 from naive import add_site_arguments, sites_to_measure
 
-NODE_PREFIX = ROOT / ".cache" / "node"
+NODE_PREFIX = ROOT / ".llm-path-cache" / "node"
 LIGHTHOUSE = NODE_PREFIX / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PERFORMANCE_BUDGET = {"mobile": 95, "desktop": 100}
 
 
 def ensure_lighthouse() -> Path:
-    """The lighthouse command, installed with npm into .cache/node when it is missing."""
+    """The lighthouse command, installed with npm into .llm-path-cache/node when it is missing."""
     if not LIGHTHOUSE.exists():
-        print("installing lighthouse into .cache/node (npm)...", file=sys.stderr, flush=True)
+        print("installing lighthouse into .llm-path-cache/node (npm)...", file=sys.stderr, flush=True)
         subprocess.run(["npm", "install", "--prefix", str(NODE_PREFIX), "lighthouse"], check=True)
     return LIGHTHOUSE
 

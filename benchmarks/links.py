@@ -33,7 +33,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from linkserver import LinkServer, Reply, free_port, redirect  # noqa: E402
 
-from llm_path.links import check_links, load_config  # noqa: E402
+from llm_path.links.checker import check_links  # noqa: E402
+from llm_path.links.config import load_config  # noqa: E402
 
 HOSTS = 20
 LATENCY = 0.05

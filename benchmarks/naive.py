@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import BIN, ROOT, build, build_project_site
 
-EXECUTED_NOTEBOOKS = ROOT / ".cache" / "notebooks" / "view" / "notebooks"
+EXECUTED_NOTEBOOKS = ROOT / ".llm-path-cache" / "notebooks" / "view" / "notebooks"
 """Where the real build leaves the executed notebooks it shows (see llm_path.notebooks)."""
 
 CONFIG = """\
@@ -64,8 +64,13 @@ def build_naive_site(folder: Path) -> Path:
         flush=True,
     )
     docs = folder / "docs"
-    subprocess.run([str(BIN / "llm-path"), "render", str(docs)], check=True, capture_output=True, cwd=ROOT)
-    (docs / "notebooks").mkdir()
+    subprocess.run(
+        [str(BIN / "llm-path"), "render", str(folder), "--no-notebooks"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    (docs / "notebooks").mkdir(exist_ok=True)
     for notebook in notebooks:
         shutil.copy(notebook, docs / "notebooks" / notebook.name)
     (folder / "mkdocs.yml").write_text(CONFIG, encoding="utf-8")

@@ -34,7 +34,7 @@ from common import (
 )
 from naive import add_site_arguments, sites_to_measure
 
-from llm_path.load import load_curriculum
+from llm_path.curriculum.load import load_curriculum
 
 NOTEBOOK_BUDGET = (100_000, 40_000)
 INLINE_BUDGET = 4_000

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 torch.manual_seed(0)
 DTYPE = torch.float64  # float64 so that comparisons with PyTorch can be tight
 
@@ -171,7 +171,7 @@ k = torch.randn(batch, seq_len, d_k, dtype=DTYPE)
 v = torch.randn(batch, seq_len, d_v, dtype=DTYPE)
 
 output, weights = scaled_dot_product_attention(q, k, v)
-torch.testing.assert_close(output, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)
+torch.testing.assert_close(output, F.scaled_dot_product_attention(q, k, v), atol=1e-12, rtol=1e-12)
 torch.testing.assert_close(weights.sum(-1), torch.ones(batch, seq_len, dtype=DTYPE))
 print("output shape:", tuple(output.shape), "- matches F.scaled_dot_product_attention")
 
@@ -194,8 +194,8 @@ output_causal, weights_causal = scaled_dot_product_attention(q, k, v, causal_mas
 torch.testing.assert_close(
     output_causal,
     F.scaled_dot_product_attention(q, k, v, is_causal=True),
-    atol=1e-5,
-    rtol=1e-5,
+    atol=1e-12,
+    rtol=1e-12,
 )
 future = ~causal_mask(seq_len)
 assert torch.all(weights_causal[:, future] == 0), "no weight may land on a future position"
@@ -223,8 +223,8 @@ output_padded, weights_padded = scaled_dot_product_attention(q, k, v, padding_ma
 torch.testing.assert_close(
     output_padded,
     F.scaled_dot_product_attention(q, k, v, attn_mask=padding_mask),
-    atol=1e-5,
-    rtol=1e-5,
+    atol=1e-12,
+    rtol=1e-12,
 )
 assert torch.all(weights_padded[1, :, 4:] == 0), "padded keys must get zero weight"
 
@@ -238,8 +238,8 @@ output_both, _ = scaled_dot_product_attention(q, k, v, both)
 torch.testing.assert_close(
     output_both,
     F.scaled_dot_product_attention(q, k, v, attn_mask=both),
-    atol=1e-5,
-    rtol=1e-5,
+    atol=1e-12,
+    rtol=1e-12,
 )
 print("padding mask of the second sequence (1 = real key):", key_is_real[1].int().tolist())
 
@@ -408,8 +408,8 @@ with torch.no_grad():
     for name, (my_mask, torch_masks) in cases.items():
         my_output, my_weights = mine(x, my_mask)
         ref_output, ref_weights = reference(x, x, x, average_attn_weights=False, **torch_masks)
-        torch.testing.assert_close(my_output, ref_output, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(my_weights, ref_weights, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(my_output, ref_output, atol=1e-12, rtol=1e-12)
+        torch.testing.assert_close(my_weights, ref_weights, atol=1e-12, rtol=1e-12)
         print(f"{name:17s} outputs and per-head weights match nn.MultiheadAttention")
 
 # %% [markdown]
@@ -419,7 +419,8 @@ with torch.no_grad():
 # what limits context length. Many variants keep only some pairs. Written as
 # masks, they are one line each:
 #
-# - **local (sliding window)**, as in Longformer and Mistral: position $i$ sees
+# - **local (sliding window)**, as in Longformer, the first Mistral 7B and the
+#   local layers of Gemma 2 and 3: position $i$ sees
 #   $j$ only if $|i - j| \le w$;
 # - **strided**, from the Sparse Transformer: $i$ sees the $s - 1$ nearest
 #   positions on each side and every $s$-th position before or after it, so information
@@ -518,8 +519,8 @@ for name, make_mask in mask_makers.items():
         torch.testing.assert_close(
             output,
             F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-            atol=1e-5,
-            rtol=1e-5,
+            atol=1e-12,
+            rtol=1e-12,
         )
         covering_output, _ = scaled_dot_product_attention(q, k, v, make_mask(causal, covering_size[name]))
         torch.testing.assert_close(covering_output, full_causal_output if causal else full_output)
@@ -616,12 +617,212 @@ plt.show()
 #
 # ## What to try next
 #
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+# %% [markdown]
+# ### Exercise 1: causal banded attention
+#
+# `banded_local_attention` scores the $2w + 1$ keys around each query. A
+# decoder may only look back, so it needs only the $w + 1$ keys at or before
+# each query: positions $i - w, \dots, i$. Write
+# `causal_banded_attention(q, k, v, window)` that scores only those (pad the
+# keys and values on the left, then `unfold`), for inputs of shape
+# `(..., T, d)`. The check compares it with PyTorch's
+# `F.scaled_dot_product_attention` given the causal sliding-window mask.
+
+
+# %%
+def causal_banded_attention(q: Tensor, k: Tensor, v: Tensor, window: int) -> Tensor | None:
+    """Causal sliding-window attention that scores only the window + 1 keys at or before each query."""
+    return None  # your code here
+
+
+# %%
+def check_causal_banded_attention(candidate) -> bool | None:
+    generator = torch.Generator().manual_seed(1)
+    cases = []
+    for shape, window in [((1, 6, 4), 0), ((2, 10, 8), 2), ((2, 3, 12, 4), 5), ((1, 5, 3), 9)]:
+        q, k, v = (torch.randn(shape, generator=generator, dtype=DTYPE) for _ in range(3))
+        mask = local_mask(shape[-2], window, causal=True)
+        cases.append(((q, k, v, window), F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
+
+    def mismatch(expected, got):
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        worst = (got - expected).abs().max().item()
+        return None if worst < 1e-12 else f"outputs differ from the masked reference by up to {worst:.3g}"
+
+    return run_check("check_causal_banded_attention", candidate, cases, mismatch)
+
+
+check_causal_banded_attention(causal_banded_attention)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Pad $w$ positions on the left only; window $t$ of the padded keys then
+# holds keys $t - w, \dots, t$, and the padding (negative positions) is masked
+# out. A window longer than the sequence (the last case) just means more
+# padding.
+#
+# ```python
+# def causal_banded_attention(q, k, v, window):
+#     seq_len, d_k = q.shape[-2], q.shape[-1]
+#     k_windows = F.pad(k, (0, 0, window, 0)).unfold(-2, window + 1, 1)  # (..., T, d_k, window + 1)
+#     v_windows = F.pad(v, (0, 0, window, 0)).unfold(-2, window + 1, 1)
+#     scores = torch.einsum("...td,...tdw->...tw", q, k_windows) / math.sqrt(d_k)
+#     key_position = torch.arange(seq_len)[:, None] + torch.arange(-window, 1)[None, :]
+#     weights = scores.masked_fill(key_position < 0, float("-inf")).softmax(dim=-1)
+#     return torch.einsum("...tw,...tdw->...td", weights, v_windows)
+# ```
+#
+# </details>
+#
+# ### Exercise 2: grouped-query attention
+#
+# Current open models (Llama 2 70B and Llama 3, Mistral, Qwen) cut the
+# memory of their key-value cache with **grouped-query attention**: $H$
+# query heads share $G < H$ key and value heads, each key-value head serving
+# $H / G$ consecutive query heads. (Multi-query attention is the case
+# $G = 1$.) Write `grouped_query_attention(q, k, v)` for causal
+# self-attention with `q` of shape `(B, H, T, d)` and `k`, `v` of shape
+# `(B, G, T, d)`: query head $h$ uses key-value head $h // (H / G)$. The
+# check compares it with `F.scaled_dot_product_attention(..., enable_gqa=True)`.
+
+
+# %%
+def grouped_query_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor | None:
+    """Causal attention where each group of H / G consecutive query heads shares one key-value head."""
+    return None  # your code here
+
+
+# %%
+def check_grouped_query_attention(candidate) -> bool | None:
+    generator = torch.Generator().manual_seed(2)
+    cases = []
+    for batch_size, n_heads, n_groups, seq_len, head_dim in [(1, 2, 2, 4, 3), (2, 4, 2, 6, 8), (1, 8, 2, 5, 4), (2, 6, 1, 7, 4)]:
+        q = torch.randn(batch_size, n_heads, seq_len, head_dim, generator=generator, dtype=DTYPE)
+        k, v = (torch.randn(batch_size, n_groups, seq_len, head_dim, generator=generator, dtype=DTYPE) for _ in range(2))
+        cases.append(((q, k, v), F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)))
+
+    def mismatch(expected, got):
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        worst = (got - expected).abs().max().item()
+        return None if worst < 1e-12 else f"outputs differ from scaled_dot_product_attention by up to {worst:.3g}"
+
+    return run_check("check_grouped_query_attention", candidate, cases, mismatch)
+
+
+check_grouped_query_attention(grouped_query_attention)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Repeat each key-value head $H / G$ times *in place* with
+# `repeat_interleave` (heads 0 and 1 get group 0, heads 2 and 3 group 1, ...),
+# then run ordinary causal attention. `k.repeat(1, H // G, 1, 1)` has the same
+# shape but tiles the groups in the wrong order (head 1 would get group 1),
+# a bug that raises no error. Efficient kernels never materialise the
+# repeated tensors; the cache stores only the $G$ heads, which is the point.
+#
+# ```python
+# def grouped_query_attention(q, k, v):
+#     per_group = q.shape[1] // k.shape[1]
+#     k, v = k.repeat_interleave(per_group, dim=1), v.repeat_interleave(per_group, dim=1)
+#     return scaled_dot_product_attention(q, k, v, causal_mask(q.shape[-2]))[0]
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
 # 1. Replace the $\sqrt{d_k}$ scale by $d_k$ or by 1 in the first experiment and
 #    plot the mean *entropy* of the softmax instead of its largest weight.
 # 2. In the sentence example, add two position features so that each "the"
 #    attends to the noun right after it, and check it with an `assert`.
-# 3. Write a causal version of `banded_local_attention` that scores only the
-#    $w + 1$ keys at or before each query, and check it against
-#    `local_mask(T, w, causal=True)`.
-# 4. Time `banded_local_attention` against masked full attention for
+# 3. Time `banded_local_attention` against masked full attention for
 #    $T = 4096$, $w = 64$: where does the banded version start to win?
+# 4. Count the bytes of a key-value cache for a model with 32 layers, 32
+#    query heads of size 128 and a context of 8192 tokens in bfloat16, with
+#    multi-head attention, with 8 key-value groups and with one.
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_causal_banded_attention(q, k, v, window):
+    seq_len, d_k = q.shape[-2], q.shape[-1]
+    k_windows = F.pad(k, (0, 0, window, 0)).unfold(-2, window + 1, 1)
+    v_windows = F.pad(v, (0, 0, window, 0)).unfold(-2, window + 1, 1)
+    scores = torch.einsum("...td,...tdw->...tw", q, k_windows) / math.sqrt(d_k)
+    key_position = torch.arange(seq_len)[:, None] + torch.arange(-window, 1)[None, :]
+    weights = scores.masked_fill(key_position < 0, float("-inf")).softmax(dim=-1)
+    return torch.einsum("...tw,...tdw->...td", weights, v_windows)
+
+
+def wrong_causal_banded_attention(q, k, v, window):  # lets the padding (zero keys) take part in the softmax
+    d_k = q.shape[-1]
+    k_windows = F.pad(k, (0, 0, window, 0)).unfold(-2, window + 1, 1)
+    v_windows = F.pad(v, (0, 0, window, 0)).unfold(-2, window + 1, 1)
+    weights = (torch.einsum("...td,...tdw->...tw", q, k_windows) / math.sqrt(d_k)).softmax(dim=-1)
+    return torch.einsum("...tw,...tdw->...td", weights, v_windows)
+
+
+def solution_grouped_query_attention(q, k, v):
+    per_group = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(per_group, dim=1), v.repeat_interleave(per_group, dim=1)
+    return scaled_dot_product_attention(q, k, v, causal_mask(q.shape[-2]))[0]
+
+
+def wrong_grouped_query_attention(q, k, v):  # tiles the groups instead of repeating each in place
+    per_group = q.shape[1] // k.shape[1]
+    k, v = k.repeat(1, per_group, 1, 1), v.repeat(1, per_group, 1, 1)
+    return scaled_dot_product_attention(q, k, v, causal_mask(q.shape[-2]))[0]
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong in [
+    (check_causal_banded_attention, solution_causal_banded_attention, wrong_causal_banded_attention),
+    (check_grouped_query_attention, solution_grouped_query_attention, wrong_grouped_query_attention),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"

@@ -30,11 +30,14 @@
 #    Eckart-Young theorem, then PCA from scratch to draw the embeddings in 2-D.
 
 # %%
+import os
+from functools import partial
+
 import numpy as np
 import torch
 from matplotlib import pyplot as plt
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 np.set_printoptions(precision=3, suppress=True)
@@ -124,8 +127,10 @@ np.testing.assert_allclose(cosine(u, v), cos_torch.item(), rtol=1e-12)
 
 assert cosine(E[row["cat"]], E[row["dog"]]) > cosine(E[row["cat"]], E[row["apple"]])
 assert cosine(E[row["apple"]], E[row["banana"]]) > 0.99
+# By hand from the table: cos(king, prince) = 1.6815 / (1.3134 * 1.4624) = 0.875, above man (0.726) and queen (0.576).
 nearest_to_king = most_similar(E[row["king"]], exclude={"king"}, top=1)[0][0]
-assert nearest_to_king in {"prince", "queen", "man"}
+assert nearest_to_king == "prince"
+np.testing.assert_allclose(cosine(E[row["king"]], E[row["prince"]]), 1.6815 / (1.3134 * 1.4624), rtol=1e-4)
 
 # %% [markdown]
 # ### Analogies are vector arithmetic
@@ -553,11 +558,213 @@ assert np.all(np.sign(royals) == np.sign(royals.mean()))
 # %% [markdown]
 # ## What to try next
 #
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
+    return None
+
+
+# %% [markdown]
+# ### Exercise 1: Gram-Schmidt
+#
+# Write `gram_schmidt(A)` for a matrix with independent columns: it returns
+# `Q` with orthonormal columns such that column $j$ of $A$ is a combination of
+# the first $j$ columns of $Q$ (so $R = Q^\top A$ is upper triangular), each
+# $q_j$ oriented so that $q_j \cdot a_j > 0$. Walk the columns in order:
+# remove from $a_j$ its components along $q_1, \dots, q_{j-1}$, then
+# normalise what is left. The check compares your `Q` with NumPy's QR
+# factorisation, whose columns it first orients the same way.
+
+
+# %%
+def gram_schmidt(A: np.ndarray) -> np.ndarray | None:
+    """Orthonormal Q spanning the columns of A in order, with positive q_j . a_j."""
+    return None  # your code here
+
+
+# %%
+def check_gram_schmidt(candidate) -> bool | None:
+    generator = np.random.default_rng(1)
+    cases = []
+    for rows, cols in [(3, 3), (6, 2), (8, 5), (5, 1)]:
+        A = generator.normal(size=(rows, cols))
+        Q, R = np.linalg.qr(A)
+        cases.append(((A,), Q * np.sign(np.diag(R))))  # flip columns so that diag(R) > 0
+    return run_check("check_gram_schmidt", candidate, cases, partial(array_mismatch, rtol=1e-8, atol=1e-8))
+
+
+check_gram_schmidt(gram_schmidt)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Subtract the projections onto the $q$'s already found, not onto the
+# original columns: the $a$'s are not orthogonal, so projecting on them
+# removes the wrong amounts. Subtracting one projection at a time from the
+# running vector (the "modified" Gram-Schmidt below) is also more accurate in
+# floating point than subtracting them all from $a_j$ at once.
+#
+# ```python
+# def gram_schmidt(A):
+#     Q = np.zeros_like(A, dtype=float)
+#     for j in range(A.shape[1]):
+#         v = A[:, j].astype(float)
+#         for i in range(j):
+#             v = v - (Q[:, i] @ v) * Q[:, i]
+#         Q[:, j] = v / np.linalg.norm(v)
+#     return Q
+# ```
+#
+# </details>
+#
+# ### Exercise 2: store a matrix as two thin factors
+#
+# LoRA and low-rank compression store an $m \times n$ matrix as a product
+# $BA$ of an $m \times k$ and a $k \times n$ matrix: $k(m + n)$ numbers instead
+# of $mn$. Write `low_rank_factors(M, k)` returning the pair `(B, A)` whose
+# product is the best rank-$k$ approximation of $M$ (Eckart-Young: it keeps
+# the $k$ largest singular triplets). The check compares `B @ A` with a
+# reference built from the SVD and checks the shapes.
+
+
+# %%
+def low_rank_factors(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(B, A) of shapes (m, k) and (k, n) with B @ A the best rank-k approximation of M."""
+    return None  # your code here
+
+
+# %%
+def factors_mismatch(expected: tuple[np.ndarray, int], got) -> str | None:
+    best, k = expected
+    B, A = (np.asarray(factor) for factor in got)
+    if B.shape != (best.shape[0], k) or A.shape != (k, best.shape[1]):
+        return f"factor shapes {B.shape} and {A.shape}, expected {(best.shape[0], k)} and {(k, best.shape[1])}"
+    return array_mismatch(best, B @ A, rtol=1e-9, atol=1e-9)
+
+
+def check_low_rank_factors(candidate) -> bool | None:
+    generator = np.random.default_rng(2)
+    cases = []
+    for rows, cols, k in [(6, 4, 2), (5, 9, 1), (8, 8, 3), (4, 3, 3)]:
+        M = generator.normal(size=(rows, cols))
+        U, s, Vt = np.linalg.svd(M)
+        best = sum(s[i] * np.outer(U[:, i], Vt[i]) for i in range(k))
+        cases.append(((M, k), (best, k)))
+    return run_check("check_low_rank_factors", candidate, cases, factors_mismatch)
+
+
+check_low_rank_factors(low_rank_factors)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Keep the first $k$ columns of $U$ and rows of $V^\top$, and fold the
+# singular values into one side (or split them as $\sqrt{\sigma_i}$ on each
+# side, which keeps both factors on the same scale).
+#
+# ```python
+# def low_rank_factors(M, k):
+#     U, s, Vt = np.linalg.svd(M, full_matrices=False)
+#     return U[:, :k] * s[:k], Vt[:k]
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
 # 1. Add "kitten" and "puppy" to the table. Where do they land in the PCA
 #    plot, and does $\text{puppy} - \text{dog} + \text{cat}$ find "kitten"?
 # 2. Make $A$ nearly singular (e.g. second row $(-1, 0.51)$) and redraw both
 #    pictures: what happens to the lines, the columns and the solution?
 # 3. Give $C$ two nearly equal top eigenvalues (e.g. scale one feature) and
 #    watch power iteration slow down, as $(\lambda_2/\lambda_1)^{2k}$ predicts.
-# 4. Compress a random $64 \times 64$ weight matrix with `rank_k` and plot the
-#    error against the number of stored numbers $k(64 + 64 + 1)$.
+# 4. Compress a random $64 \times 64$ weight matrix with `low_rank_factors` and
+#    plot the error against the number of stored numbers $k(64 + 64)$. Then do
+#    the same for a matrix that really is close to low rank (a product of two
+#    thin random matrices plus a little noise): where does the curve bend?
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_gram_schmidt(A):
+    Q = np.zeros_like(A, dtype=float)
+    for j in range(A.shape[1]):
+        v = A[:, j].astype(float)
+        for i in range(j):
+            v = v - (Q[:, i] @ v) * Q[:, i]
+        Q[:, j] = v / np.linalg.norm(v)
+    return Q
+
+
+def wrong_gram_schmidt(A):  # projects on the original columns instead of the q's
+    Q = np.zeros_like(A, dtype=float)
+    for j in range(A.shape[1]):
+        v = A[:, j].astype(float)
+        for i in range(j):
+            v = v - (A[:, i] @ A[:, j]) / (A[:, i] @ A[:, i]) * A[:, i]
+        Q[:, j] = v / np.linalg.norm(v)
+    return Q
+
+
+def solution_low_rank_factors(M, k):
+    U, s, Vt = np.linalg.svd(M, full_matrices=False)
+    return U[:, :k] * s[:k], Vt[:k]
+
+
+def wrong_low_rank_factors(M, k):  # keeps the k smallest singular triplets
+    U, s, Vt = np.linalg.svd(M, full_matrices=False)
+    return U[:, -k:] * s[-k:], Vt[-k:]
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong in [
+    (check_gram_schmidt, solution_gram_schmidt, wrong_gram_schmidt),
+    (check_low_rank_factors, solution_low_rank_factors, wrong_low_rank_factors),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"

@@ -41,12 +41,14 @@
 
 # %%
 import ast
+import bisect
 import json
 import math
 import operator
 import re
+import time
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -332,18 +334,133 @@ for name, result in [("with local repair", with_repair), ("without repair", with
 print(with_repair.value)
 
 # %%
-assert with_repair.ok and with_repair.value.priority == 5 and with_repair.value.category == "bug"
-assert with_repair.attempts == 2 and with_repair.errors == [
-    "priority: Input should be less than or equal to 5"
-], "fences and trailing commas are repaired locally; only the schema error costs a retry"
-assert without_repair.ok and without_repair.attempts == 3, (
-    "without local repair, each fenced reply costs a call"
-)
 gives_up = structured_call(lambda prompt: "Sure! The ticket is about a bug.", plan.text, max_attempts=3)
 assert not gives_up.ok and len(gives_up.errors) == 3, (
     "a model that never complies ends in a clean failure, not an exception"
 )
 print("never-valid model:", gives_up.errors[0])
+
+# %% [markdown]
+# A scripted model shows the mechanics, but asserting that it behaves as
+# scripted would test nothing. The real questions are: does local repair fix
+# exactly the defects it claims to, does anything invalid slip through, and
+# how much does each retry buy? A **noisy model** answers them. It starts
+# from a correct triage of each ticket (the *gold* answer) and damages its
+# reply with independent, known probabilities:
+#
+# | defect | probability | repairable locally? |
+# |---|---|---|
+# | wrapped in a Markdown code fence | 0.30 | yes |
+# | a chatty sentence before the JSON | 0.20 | yes |
+# | a trailing comma | 0.20 | yes |
+# | priority out of range (7) | 0.15 | no |
+# | the `summary` field missing | 0.10 | no |
+# | cut off mid-object | 0.10 | no |
+#
+# Each attempt is damaged afresh and, unlike a real model, this one ignores
+# the feedback, so the arithmetic is simple: an attempt is valid with
+# probability $p_0 = \prod_i (1 - p_i)$ over all six defects without repair,
+# and $p_1 = \prod_{\text{unrepairable}} (1 - p_i)$ with it; the loop succeeds
+# within $n$ attempts with probability $1 - (1 - p)^n$. If the parser's
+# repairs did less (or more) than the table says, the measured rates would
+# miss these predictions. Because the noisy model logs what it damaged, each
+# ticket is also checked exactly: the call succeeds if and only if some
+# attempt had only repairable defects, it stops at the first such attempt,
+# and the feedback names the field that was broken.
+
+# %%
+DEFECTS = {"fence": 0.30, "preamble": 0.20, "trailing comma": 0.20, "priority 7": 0.15, "no summary": 0.10, "truncated": 0.10}
+REPAIRABLE = {"fence", "preamble", "trailing comma"}
+FIELD_OF_DEFECT = {"priority 7": "priority", "no summary": "summary"}
+
+
+@dataclass
+class NoisyModel:
+    """Replies with a gold triage damaged by random defects; logs what it damaged, call by call."""
+
+    gold: TicketTriage
+    generator: np.random.Generator
+    log: list[set[str]] = field(default_factory=list)
+
+    def __call__(self, prompt: str) -> str:
+        defects = {name for name, p in DEFECTS.items() if self.generator.random() < p}
+        self.log.append(defects)
+        reply = self.gold.model_dump()
+        if "priority 7" in defects:
+            reply["priority"] = 7
+        if "no summary" in defects:
+            del reply["summary"]
+        text = json.dumps(reply)
+        if "trailing comma" in defects:
+            text = text[:-1] + ",}"
+        if "truncated" in defects:
+            text = text[: len(text) // 2]
+        if "fence" in defects:
+            text = f"```json\n{text}\n```"
+        if "preamble" in defects:
+            text = "Sure! Here is the triage:\n" + text
+        return text
+
+
+golds = [
+    TicketTriage(category=category, priority=priority, summary=f"Ticket number {i} about {category}")
+    for i, (category, priority) in enumerate(
+        zip(np.random.default_rng(3).choice(["billing", "bug", "feature_request", "other"], 1500),
+            np.random.default_rng(4).integers(1, 6, 1500), strict=True)
+    )
+]  # fmt: skip
+def first_valid_attempt(log: list[set[str]], repair: bool) -> int | None:
+    """1-based number of the first attempt whose defects a correct parser can all undo, or None."""
+    undoable = REPAIRABLE if repair else set()
+    return next((n for n, defects in enumerate(log, start=1) if defects <= undoable), None)
+
+
+def field_to_name(defects: set[str], repair: bool) -> str | None:
+    """The field the feedback must name for an attempt, or None when the JSON itself fails first."""
+    if "truncated" in defects or (defects & REPAIRABLE and not repair):
+        return None
+    broken = [FIELD_OF_DEFECT[d] for d in ("priority 7", "no summary") if d in defects]
+    return broken[0] if broken else None  # pydantic reports fields in their declared order
+
+
+measured = {}
+for repair in (False, True):
+    for attempts in (1, 3):
+        successes = 0
+        for i, gold in enumerate(golds):
+            noisy = NoisyModel(gold, np.random.default_rng([i, attempts, repair]))
+            result = structured_call(noisy, plan.text, max_attempts=attempts, repair=repair)
+            first = first_valid_attempt(noisy.log, repair)
+            assert result.ok == (first is not None), f"accepted or rejected the wrong reply: {noisy.log}"
+            assert result.attempts == (first or attempts), "the loop stops at the first valid reply"
+            assert not result.ok or result.value == gold, "an accepted reply always equals the gold triage"
+            for defects, error in zip(noisy.log, result.errors, strict=False):
+                name = field_to_name(defects, repair)
+                assert name is None or error.startswith(f"{name}:"), f"the feedback {error!r} names the wrong field"
+            successes += result.ok
+        measured[repair, attempts] = successes / len(golds)
+
+p_raw = math.prod(1 - p for p in DEFECTS.values())
+p_repaired = math.prod(1 - p for name, p in DEFECTS.items() if name not in REPAIRABLE)
+print(f"{'':>18}{'1 attempt':>22}{'up to 3 attempts':>24}")
+for repair, p in [(False, p_raw), (True, p_repaired)]:
+    cells = []
+    for attempts in (1, 3):
+        predicted = 1 - (1 - p) ** attempts
+        sd = math.sqrt(predicted * (1 - predicted) / len(golds))
+        assert abs(measured[repair, attempts] - predicted) < 4 * sd, (repair, attempts, measured[repair, attempts], predicted)
+        cells.append(f"{measured[repair, attempts]:.3f} (theory {predicted:.3f})")
+    print(f"{'with repair' if repair else 'without repair':>18}" + "".join(f"{c:>24}" for c in cells))
+
+# %% [markdown]
+# **What to notice.** Measured success rates land on the predictions (within
+# sampling noise of 1500 tickets), the per-ticket checks held for every
+# ticket, and no damaged reply was ever accepted as something other than the
+# gold answer. Local repair alone lifts a single attempt from under a third
+# to about two thirds valid, for free; retries then cost extra calls. A real model that reads the
+# feedback does better than $1 - (1-p)^n$, which is why the error message
+# names the field; the check above also confirms that it names the field
+# the model actually broke.
 
 # %% [markdown]
 # ## 3. Constrained decoding
@@ -677,21 +794,35 @@ answer, transcript = run_with_tools("What is (1250 - 50) * 3 / 4?", scripted_ass
 for message in transcript:
     print(f"{message['role']:>9}: {message['content']}")
 
+# %% [markdown]
+# The checks below test the loop, not the script: 100 random arithmetic
+# questions go through it, and every final answer must carry the value that
+# Python itself computes for the expression (safe to `eval` here only because
+# we generated the expressions), with the tool call and the tool message in
+# between. Then the two other exits: a reply that is not a tool call ends the
+# loop at once, and a model that never stops calling tools is cut off.
+
 # %%
-cases = {
-    "What is (1250 - 50) * 3 / 4?": "The answer is 900.0.",
-    "Compute 2 ** 10 - 24": "The answer is 1000.",
-    "What is 17 % 5?": "The answer is 2.",
-    "What is __import__('os').getcwd()?": "I could not compute that (Call is not allowed in arithmetic).",
-    "Tell me a joke": "I can only help with arithmetic.",
-}
-for question, expected in cases.items():
-    assert run_with_tools(question, scripted_assistant)[0] == expected, question
+for _ in range(100):
+    expression = random_expression(3)
+    answer, transcript = run_with_tools(f"What is {expression}?", scripted_assistant)
+    try:
+        expected = f"The answer is {eval(expression)}."  # safe only because we generated the expression
+    except ZeroDivisionError:
+        expected = "I could not compute that (division by zero)."
+    assert answer == expected, expression
+    assert [m["role"] for m in transcript] == ["user", "assistant", "tool", "assistant"]
+    assert ToolCall.model_validate_json(transcript[1]["content"]).arguments == {"expression": expression}
+
+refused, transcript = run_with_tools("What is __import__('os').getcwd()?", scripted_assistant)
+assert refused == "I could not compute that (Call is not allowed in arithmetic)." and len(transcript) == 4
+no_tool, transcript = run_with_tools("Tell me a joke", scripted_assistant)
+assert len(transcript) == 2, "a reply that is not a tool call is the final answer"
 looping = run_with_tools(
     "What is 1 + 1?", lambda m: json.dumps({"tool": "calculator", "arguments": {"expression": "1 + 1"}})
 )
 assert looping[0] == "Stopped: too many tool calls." and len(looping[1]) == 1 + 2 * 4
-print("tool loop: all cases answered as expected")
+print("tool loop: 100 random questions answered with Python's own results; refusals and the step limit work")
 
 # %% [markdown]
 # ## 5. Guardrails on the input
@@ -780,11 +911,16 @@ assert normalise_prompt(safe) != normalise_prompt(unsafe), "the normalised-key c
 # %% [markdown]
 # Finally, the application: each request goes through the guardrails and the
 # cache, then the model, and a record is kept of tokens in and out, whether the
-# cache answered, latency and cost. The model is a deterministic fake whose
-# latency is **simulated** (a fixed overhead plus a time per generated token, as
-# with real APIs) rather than slept, and prices are **illustrative**: 3 dollars
-# per million input tokens and 15 per million output tokens. Real prices and
-# speeds vary by provider and change often.
+# cache answered, latency and cost. Latency has two parts: the application's
+# own work, **measured** with a clock, and the model's time, which for our
+# deterministic fake is **simulated** (a fixed overhead plus a time per
+# generated token, as with real APIs) rather than slept. Prices are
+# **illustrative**: 3 dollars per million input tokens and 15 per million
+# output tokens. Real prices and speeds vary by provider and change often.
+#
+# The fake model keeps its own log of every prompt it received. The checks
+# use that log, not the application's records, as the reference: what the
+# model was sent is what was paid for and what could leak.
 
 # %%
 PRICE_PER_INPUT_TOKEN, PRICE_PER_OUTPUT_TOKEN = 3e-6, 15e-6
@@ -797,15 +933,21 @@ class RequestRecord:
     completion_tokens: int
     cache_hit: bool
     blocked: bool
-    latency_ms: float
+    app_ms: float  # measured: the application's own work
+    model_ms: float  # simulated: the model's time, 0 when it was not called
     cost_usd: float
 
 
-def fake_answer_model(prompt: str) -> tuple[str, float]:
-    """A deterministic 'model': an answer and its simulated latency in ms."""
-    question = prompt.splitlines()[-1]
-    answer = f"Here is a short answer to: {question[:60]}"
-    return answer, 300 + 20 * count_tokens(answer)
+@dataclass
+class FakeAnswerModel:
+    """A deterministic 'model': an answer and its simulated latency in ms; it logs what it is sent."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, prompt: str) -> tuple[str, float]:
+        answer = f"Here is a short answer to: {prompt.splitlines()[-1][:60]}"
+        self.calls.append((prompt, answer))
+        return answer, 300 + 20 * count_tokens(answer)
 
 
 class Application:
@@ -815,27 +957,29 @@ class Application:
         self.records: list[RequestRecord] = []
 
     def handle(self, user_text: str) -> str:
+        started = time.perf_counter()
         text = redact_pii(user_text)
         key = normalise_prompt(text)
         prompt_tokens = count_tokens(SYSTEM) + count_tokens(text)
+        n_out, hit, blocked, model_ms, cost = 0, False, False, 0.0, 0.0
         if looks_like_injection(text):
-            reply, record = "Request refused.", (0, False, True, 1.0, 0.0)
+            reply, blocked = "Request refused.", True
         elif key in self.cache:
-            reply, record = self.cache[key], (0, True, False, 1.0, 0.0)
+            reply, hit = self.cache[key], True
         else:
-            reply, latency = self.model(f"{SYSTEM}\n{text}")
+            reply, model_ms = self.model(f"{SYSTEM}\n{text}")
             self.cache[key] = reply
             n_out = count_tokens(reply)
             cost = prompt_tokens * PRICE_PER_INPUT_TOKEN + n_out * PRICE_PER_OUTPUT_TOKEN
-            record = (n_out, False, False, latency, cost)
-        n_out, hit, blocked, latency, cost = record
+        app_ms = 1000 * (time.perf_counter() - started)
         self.records.append(
-            RequestRecord(len(self.records) + 1, prompt_tokens, n_out, hit, blocked, latency, cost)
+            RequestRecord(len(self.records) + 1, prompt_tokens, n_out, hit, blocked, app_ms, model_ms, cost)
         )
         return reply
 
 
-app = Application(fake_answer_model)
+model = FakeAnswerModel()
+app = Application(model)
 requests = [
     "How do I reset my password?",
     "how do i reset my password",
@@ -848,10 +992,11 @@ requests = [
 for text in requests:
     app.handle(text)
 
-print(f"{'id':>2} {'in':>4} {'out':>4} {'cache':>6} {'blocked':>8} {'latency ms':>11} {'cost $':>10}")
+print(f"{'id':>2} {'in':>4} {'out':>4} {'cache':>6} {'blocked':>8} {'app ms':>8} {'model ms':>9} {'cost $':>10}")
 for r in app.records:
     print(
-        f"{r.request_id:>2} {r.prompt_tokens:>4} {r.completion_tokens:>4} {str(r.cache_hit):>6} {str(r.blocked):>8} {r.latency_ms:>11.0f} {r.cost_usd:>10.6f}"
+        f"{r.request_id:>2} {r.prompt_tokens:>4} {r.completion_tokens:>4} {str(r.cache_hit):>6} {str(r.blocked):>8}"
+        f" {r.app_ms:>8.3f} {r.model_ms:>9.0f} {r.cost_usd:>10.6f}"
     )
 total_cost = sum(r.cost_usd for r in app.records)
 print(
@@ -859,18 +1004,21 @@ print(
 )
 
 # %%
+# By hand from the normalisation rules: requests 2 and 6 are request 1 again, 7 is request 3,
+# request 4 is an injection, and request 5 differs once the address is redacted.
 assert [r.cache_hit for r in app.records] == [False, True, False, False, False, True, True]
-assert app.records[3].blocked and app.records[3].cost_usd == 0.0
-assert all(r.cost_usd == 0.0 and r.latency_ms < 10 for r in app.records if r.cache_hit)
-assert math.isclose(
-    total_cost,
-    sum(
-        r.prompt_tokens * 3e-6 + r.completion_tokens * 15e-6
-        for r in app.records
-        if not (r.cache_hit or r.blocked)
-    ),
+assert [r.blocked for r in app.records] == [False, False, False, True, False, False, False]
+sent = [prompt for prompt, _ in model.calls]
+assert sent == [f"{SYSTEM}\n{redact_pii(requests[i])}" for i in (0, 2, 4)], "the model saw exactly the three misses"
+billed_by_the_model_log = sum(
+    count_tokens(prompt) * PRICE_PER_INPUT_TOKEN + count_tokens(answer) * PRICE_PER_OUTPUT_TOKEN
+    for prompt, answer in model.calls
 )
-assert "sam@example.org" not in "".join(app.cache.values()), "PII never reached the model or the cache"
+assert math.isclose(total_cost, billed_by_the_model_log, rel_tol=1e-12), "we bill exactly what the model was sent"
+assert not any("sam@example.org" in prompt for prompt in sent), "PII never reached the model"
+assert "sam@example.org" not in "".join(app.cache.values()) + "".join(app.cache), "nor the cache"
+slowest_hit = max(r.app_ms for r in app.records if r.cache_hit)
+print(f"a cache hit costs the application at most {slowest_hit:.3f} ms here; a miss adds the model's 300+ ms")
 
 # %% [markdown]
 # At scale, how much does the cache save? Real traffic is skewed: a few
@@ -881,12 +1029,13 @@ assert "sam@example.org" not in "".join(app.cache.values()), "PII never reached 
 # %%
 rng = np.random.default_rng(0)
 weights = 1 / np.arange(1, 301)
-stream = rng.choice(300, size=2000, p=weights / weights.sum())
-app_cached, cost_uncached = Application(fake_answer_model), []
+probabilities = weights / weights.sum()
+stream = rng.choice(300, size=2000, p=probabilities)
+app_cached, cost_uncached = Application(FakeAnswerModel()), []
 for q in stream:
     text = f"Question number {q}: how does feature {q} work?"
     app_cached.handle(text)
-    answer, _ = fake_answer_model(f"{SYSTEM}\n{text}")
+    answer = f"Here is a short answer to: {text[:60]}"
     cost_uncached.append(
         (count_tokens(SYSTEM) + count_tokens(text)) * PRICE_PER_INPUT_TOKEN
         + count_tokens(answer) * PRICE_PER_OUTPUT_TOKEN
@@ -903,7 +1052,16 @@ ax.set_ylabel("cumulative cost (illustrative $)")
 ax.set_title("A response cache on skewed traffic")
 ax.legend()
 plt.show()
-assert hit_rate > 0.7 and cumulative_cached[-1] < 0.4 * cumulative_uncached[-1]
+
+# Every question misses exactly once (its first time), so the expected hit rate follows from the
+# frequencies alone: question i is asked at least once in n requests with probability 1 - (1 - p_i)^n.
+first_time = 1 - (1 - probabilities) ** len(stream)
+expected_hit_rate = 1 - first_time.sum() / len(stream)
+sd = math.sqrt(np.sum(first_time * (1 - first_time))) / len(stream)  # treating questions as independent
+print(f"hit rate {hit_rate:.3f}, expected {expected_hit_rate:.3f} +- {sd:.3f}; cost with the cache "
+      f"{cumulative_cached[-1] / cumulative_uncached[-1]:.0%} of the cost without")  # fmt: skip
+assert abs(hit_rate - expected_hit_rate) < 4 * sd
+assert len(app_cached.model.calls) == round((1 - hit_rate) * len(stream)), "one model call per miss"
 
 # %% [markdown]
 # **What to notice.** The cached curve climbs steeply at first (every question is
@@ -916,12 +1074,321 @@ assert hit_rate > 0.7 and cumulative_cached[-1] < 0.4 * cumulative_uncached[-1]
 #
 # ## What to try next
 #
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
+    return None
+
+
+# %% [markdown]
+# ### Exercise 1: a grammar too big for a trie
+#
+# Extend the quantity grammar of section 3 to one decimal place: a whole
+# number from 1 to 999 (no leading zero), optionally `.` and one digit, then
+# a space, a unit from `UNITS`, and a final full stop, as in `12.5 kg.` or
+# `7 m.`. That is 76,923 strings, so instead of a trie write the
+# allowed-next-character function as a small state machine:
+# `allowed_next(prefix)` returns the set of characters that can extend
+# `prefix` towards a valid string, plus the marker `"<end>"` when `prefix` is
+# itself complete, and the empty set when no valid string starts with
+# `prefix`. The check compares it, prefix by prefix, with the answer read
+# off a sorted list of the whole language.
+
+
+# %%
+def allowed_next(prefix: str) -> set[str] | None:
+    """Characters that may follow `prefix` in the decimal quantity language, with "<end>" if it is complete."""
+    return None  # your code here
+
+
+# %%
+DECIMAL_LANGUAGE = sorted(
+    f"{whole}{decimal} {unit}." for whole in range(1, 1000) for decimal in ["", *(f".{d}" for d in range(10))] for unit in UNITS
+)
+
+
+def allowed_by_the_language(prefix: str) -> set[str]:
+    """The reference: the next characters of every language string that starts with `prefix`."""
+    start = bisect.bisect_left(DECIMAL_LANGUAGE, prefix)
+    allowed = set()
+    for string in DECIMAL_LANGUAGE[start:]:
+        if not string.startswith(prefix):
+            break
+        allowed.add(string[len(prefix)] if len(string) > len(prefix) else "<end>")
+    return allowed
+
+
+def check_allowed_next(candidate) -> bool | None:
+    generator = np.random.default_rng(1)
+    prefixes = {"", "0", "1234", "12..", "12.34", "5 kgg", "5 kg.x", "abc", " ", "12 ", "12.5 k", "999.9 mm."}
+    for string in generator.choice(DECIMAL_LANGUAGE, size=40, replace=False):
+        prefixes.update(string[:cut] for cut in range(len(string) + 1))
+    cases = [((prefix,), allowed_by_the_language(prefix)) for prefix in sorted(prefixes)]
+    return run_check(
+        "check_allowed_next",
+        candidate,
+        cases,
+        lambda expected, got: None if set(got) == expected else f"expected {sorted(expected)}, got {sorted(got)}",
+    )
+
+
+check_allowed_next(allowed_next)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Split the prefix at its first space. Before the space we are still in the
+# number: a first digit 1-9, up to two more digits, then either a space or a
+# `.` that must be followed by exactly one digit. After the space, the unit
+# part can only be a prefix of a unit, a whole unit (then `.` may follow), or
+# a whole unit and its full stop (complete). Anything else has no valid
+# continuation. Each case is a state of a finite automaton, which is what
+# grammar-constrained decoders compile a grammar into.
+#
+# ```python
+# def allowed_next(prefix):
+#     digits = set("0123456789")
+#     number, space, unit = prefix.partition(" ")
+#     whole, dot, decimal = number.partition(".")
+#     if not re.fullmatch(r"([1-9]\d{0,2})?", whole) or (not whole and (dot or space)):
+#         return set()
+#     if not space:
+#         if not whole:
+#             return set("123456789")
+#         if not dot:
+#             return (digits if len(whole) < 3 else set()) | {".", " "}
+#         return digits if decimal == "" else ({" "} if re.fullmatch(r"\d", decimal) else set())
+#     if dot and not re.fullmatch(r"\d", decimal):
+#         return set()
+#     if unit.endswith(".") and unit[:-1] in UNITS:
+#         return {"<end>"}
+#     allowed = {u[len(unit)] for u in UNITS if u.startswith(unit) and len(u) > len(unit)}
+#     return allowed | ({"."} if unit in UNITS else set())
+# ```
+#
+# </details>
+#
+# ### Exercise 2: a bounded cache
+#
+# The response cache of section 6 grows without limit. Production caches
+# hold a fixed number of entries and evict the **least recently used** one
+# when full: an entry counts as used both when it is stored and when it is
+# read. Complete `LRUCache` (`collections.OrderedDict` keeps an order you can
+# update). The check runs long random sequences of `put` and `get` on your
+# cache and on a plain reference, and compares every `get`.
+
+
+# %%
+class LRUCache:
+    """At most `capacity` entries; storing into a full cache evicts the least recently used."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+
+    def get(self, key: str) -> str | None:
+        """The stored value (and mark it as just used), or None if absent."""
+        return None  # your code here
+
+    def put(self, key: str, value: str) -> None:
+        """Store or overwrite a value, evicting the least recently used entry if over capacity."""
+        return None  # your code here
+
+
+# %%
+def run_operations(cache_class, capacity: int, operations: list[tuple]) -> list[str | None] | None:
+    """Every get's result, or None while the cache is untouched (every get returns None)."""
+    cache = cache_class(capacity)
+    results = [cache.get(op[1]) if op[0] == "get" else cache.put(op[1], op[2]) for op in operations]
+    gets = [result for op, result in zip(operations, results, strict=True) if op[0] == "get"]
+    return None if all(result is None for result in gets) else gets
+
+
+def check_lru_cache(candidate) -> bool | None:
+    generator = np.random.default_rng(2)
+    cases = []
+    for capacity, n_keys in [(1, 3), (2, 4), (3, 6), (5, 12)]:
+        operations = [
+            ("put", f"k{generator.integers(n_keys)}", f"v{i}") if generator.random() < 0.5
+            else ("get", f"k{generator.integers(n_keys)}")
+            for i in range(300)
+        ]  # fmt: skip
+        recency, store, expected = [], {}, []  # the reference: recency as a plain list, oldest first
+        for op in operations:
+            if op[1] in store:
+                recency.remove(op[1])
+                recency.append(op[1])
+            if op[0] == "put":
+                if op[1] not in store:
+                    recency.append(op[1])
+                store[op[1]] = op[2]
+                if len(store) > capacity:
+                    del store[recency.pop(0)]
+            else:
+                expected.append(store.get(op[1]))
+        cases.append(((capacity, operations), expected))
+
+    def mismatch(expected, got):
+        first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b), None)
+        return None if first is None else f"get number {first + 1} returned {got[first]!r}, expected {expected[first]!r}"
+
+    return run_check("check_lru_cache", lambda *args: run_operations(candidate, *args), cases, mismatch)
+
+
+check_lru_cache(LRUCache)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# An `OrderedDict` keeps its keys in order of last use if every read and
+# every write moves the key to the end; the least recently used entry is
+# then the first. Forgetting the move on a *read* turns the cache into a
+# first-in-first-out queue, which evicts exactly the popular entries a cache
+# is meant to keep.
+#
+# ```python
+# class LRUCache:
+#     def __init__(self, capacity):
+#         self.capacity, self.entries = capacity, OrderedDict()
+#
+#     def get(self, key):
+#         if key not in self.entries:
+#             return None
+#         self.entries.move_to_end(key)
+#         return self.entries[key]
+#
+#     def put(self, key, value):
+#         self.entries[key] = value
+#         self.entries.move_to_end(key)
+#         if len(self.entries) > self.capacity:
+#             self.entries.popitem(last=False)
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
 # 1. Make `build_prompt` keep the *highest-scoring sentences* of a document
 #    rather than its first words when truncating, and compare what survives.
-# 2. Add a fourth behaviour to `flaky_model` (for example a missing field) and
-#    check that the retry loop reports the field name in its feedback.
-# 3. Extend the quantity grammar to decimals (`12.5 kg`): the language is now
-#    too big for a trie, so write the allowed-next-character function as a small
-#    state machine instead.
-# 4. Add a second tool (`unit_convert(value, from_unit, to_unit)`), let the
+# 2. Give the noisy model of section 2 a memory: after feedback that names a
+#    field, it fixes that defect. Measure how much the success rate within
+#    three attempts rises above $1 - (1 - p)^3$.
+# 3. Add a second tool (`unit_convert(value, from_unit, to_unit)`), let the
 #    scripted assistant call it, and validate its arguments with pydantic.
+# 4. Put an `LRUCache` of 50 entries behind the application and rerun the
+#    Zipf simulation of section 6: how much of the unbounded cache's saving
+#    does it keep?
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_allowed_next(prefix):
+    digits = set("0123456789")
+    number, space, unit = prefix.partition(" ")
+    whole, dot, decimal = number.partition(".")
+    if not re.fullmatch(r"([1-9]\d{0,2})?", whole) or (not whole and (dot or space)):
+        return set()
+    if not space:
+        if not whole:
+            return set("123456789")
+        if not dot:
+            return (digits if len(whole) < 3 else set()) | {".", " "}
+        return digits if decimal == "" else ({" "} if re.fullmatch(r"\d", decimal) else set())
+    if dot and not re.fullmatch(r"\d", decimal):
+        return set()
+    if unit.endswith(".") and unit[:-1] in UNITS:
+        return {"<end>"}
+    allowed = {u[len(unit)] for u in UNITS if u.startswith(unit) and len(u) > len(unit)}
+    return allowed | ({"."} if unit in UNITS else set())
+
+
+def wrong_allowed_next(prefix):  # allows a leading zero
+    if prefix == "":
+        return set("0123456789")
+    return solution_allowed_next(prefix)
+
+
+class SolutionLRUCache:
+    def __init__(self, capacity):
+        self.capacity, self.entries = capacity, OrderedDict()
+
+    def get(self, key):
+        if key not in self.entries:
+            return None
+        self.entries.move_to_end(key)
+        return self.entries[key]
+
+    def put(self, key, value):
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        if len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
+
+
+class WrongLRUCache(SolutionLRUCache):  # first in, first out: reads do not count as use
+    def get(self, key):
+        return self.entries.get(key)
+
+
+class UntouchedLRUCache:
+    def __init__(self, capacity):
+        pass
+
+    def get(self, key):
+        return None
+
+    def put(self, key, value):
+        return None
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong, stub in [
+    (check_allowed_next, solution_allowed_next, wrong_allowed_next, untouched),
+    (check_lru_cache, SolutionLRUCache, WrongLRUCache, UntouchedLRUCache),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(stub) is None, f"{check.__name__} does not recognise an untouched stub"

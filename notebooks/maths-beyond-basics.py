@@ -44,6 +44,8 @@ import importlib
 import inspect
 import math
 from collections import Counter
+from fractions import Fraction
+from functools import partial
 from itertools import pairwise
 
 import matplotlib.pyplot as plt
@@ -384,6 +386,23 @@ print(
 )
 assert err_kahan < err_naive / 10
 
+# One draw of random numbers is one sample: repeat with other seeds. The naive error is a
+# random walk of roundings, so it varies a lot between draws; Kahan's stays within one
+# float32 spacing of the exact sum every time.
+errors_by_seed, spacings = [], []
+for seed in range(1, 9):
+    draw = np.random.default_rng(seed).uniform(0.0, 1.0, 100_000).astype(np.float32)
+    naive_total, kahan_total = (float(run[-1]) for run in running_sums_float32(draw))
+    reference = math.fsum(draw.astype(np.float64))
+    errors_by_seed.append((abs(naive_total - reference), abs(kahan_total - reference)))
+    spacings.append(float(np.spacing(np.float32(reference))))
+errors_by_seed = np.array(errors_by_seed)
+print(f"over 8 more seeds: naive error median {np.median(errors_by_seed[:, 0]):.3g}, ", end="")
+print(f"range {errors_by_seed[:, 0].min():.2g} to {errors_by_seed[:, 0].max():.2g}; ", end="")
+print(f"Kahan at most {errors_by_seed[:, 1].max():.2g} (one float32 spacing: {max(spacings):.2g})")
+assert np.all(errors_by_seed[:, 1] <= spacings), "Kahan is within one spacing of the exact sum on every seed"
+assert np.median(errors_by_seed[:, 0]) > 10 * np.median(errors_by_seed[:, 1])
+
 checkpoints = np.unique(np.logspace(0, 5, 80).astype(int)) - 1  # log-spaced term counts
 half_ulp = np.spacing(exact_run[checkpoints].astype(np.float32)).astype(np.float64) / 2
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -417,6 +436,18 @@ plt.show()
 # The **Hilbert matrix** $H_{ij} = 1/(i + j + 1)$ is the classic ill-conditioned
 # matrix; its $\kappa$ grows roughly like $e^{3.5n}$. We solve $Hx = b$ with the
 # known answer $x = (1, \dots, 1)$ and measure the error.
+#
+# Computing $\kappa$ itself is a trap here: the smallest singular value of an
+# ill-conditioned matrix is as hard to compute as the solution. Luckily the
+# inverse of a Hilbert matrix is known exactly, with integer entries
+# (1-based indices):
+#
+# $$(H^{-1})_{ij} = (-1)^{i+j}(i+j-1)\binom{n+i-1}{n-j}\binom{n+j-1}{n-i}\binom{i+j-2}{i-1}^2 .$$
+#
+# We check $H H^{-1} = I$ in exact rational arithmetic (`fractions`), then get
+# $\kappa_2 = \lVert H\rVert_2\,\lVert H^{-1}\rVert_2$ from two largest singular
+# values, which float64 computes accurately, and compare it with the ratio of
+# the SVD's largest and smallest singular values.
 
 
 # %%
@@ -430,17 +461,37 @@ def condition_number(a: np.ndarray) -> float:
     return float(singular_values[0] / singular_values[-1])
 
 
+def hilbert_inverse(n: int) -> list[list[int]]:
+    """The exact inverse of the n x n Hilbert matrix, by the closed form above."""
+    return [
+        [
+            (-1) ** (i + j) * (i + j - 1) * math.comb(n + i - 1, n - j) * math.comb(n + j - 1, n - i)
+            * math.comb(i + j - 2, i - 1) ** 2
+            for j in range(1, n + 1)
+        ]
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+
+
 eps64 = np.finfo(np.float64).eps
 sizes = list(range(2, 13))
-conds, errors = [], []
+conds, svd_conds, errors = [], [], []
 for n in sizes:
     h = hilbert(n)
+    inverse = hilbert_inverse(n)
+    exact_h = [[Fraction(1, i + j + 1) for j in range(n)] for i in range(n)]
+    assert all(
+        sum(exact_h[i][k] * inverse[k][j] for k in range(n)) == (i == j) for i in range(n) for j in range(n)
+    ), "H times the closed-form inverse is exactly the identity"
+    conds.append(float(np.linalg.norm(h, 2) * np.linalg.norm(np.array(inverse, dtype=np.float64), 2)))
+    svd_conds.append(condition_number(h))
     x_true = np.ones(n)
     x_hat = np.linalg.solve(h, h @ x_true)
-    conds.append(condition_number(h))
     errors.append(np.linalg.norm(x_hat - x_true) / np.linalg.norm(x_true))
-    assert math.isclose(conds[-1], np.linalg.cond(h), rel_tol=1e-6)
     assert errors[-1] <= n * conds[-1] * eps64, "error within the kappa * eps rule of thumb"
+    svd_error = abs(svd_conds[-1] - conds[-1]) / conds[-1]
+    assert svd_error <= conds[-1] * eps64, "the SVD's kappa is off by at most about kappa * eps"
+print(f"kappa(H_12): exact {conds[-1]:.4e}, from the SVD's singular values {svd_conds[-1]:.4e}")
 
 assert errors[sizes.index(3)] < 1e-12 and errors[sizes.index(12)] > 1e-4
 print(
@@ -460,8 +511,13 @@ plt.show()
 # %% [markdown]
 # **What to notice.** Both lines climb by about a factor of 30 per step, and
 # the actual error stays below $\kappa\varepsilon$. By $n = 12$ the error is
-# of order 10%: hardly a digit of the answer is right, even though `np.linalg.solve` is a
+# tens of percent (printed above): not one digit of the answer is reliable, even though `np.linalg.solve` is a
 # backward-stable algorithm: the loss comes from the problem, not the solver.
+# The same goes for the condition number itself: the ratio of the SVD's
+# singular values is off by up to about $\kappa\varepsilon$ (checked in the
+# loop), so at $n = 12$ it is wrong in the second digit (printed above):
+# $\sigma_{\min} \approx 10^{-16}$ is at the level of the SVD's own rounding
+# error. The exact inverse avoids that.
 #
 # One consequence used in the next notebook: forming the **normal equations**
 # $X^\top X w = X^\top y$ for least squares *squares* the condition number, so
@@ -475,7 +531,7 @@ x_features = rng.standard_normal((200, 5)) * np.array([1.0, 3.0, 10.0, 30.0, 100
 kappa_x = condition_number(x_features)
 kappa_gram = condition_number(x_features.T @ x_features)
 print(f"kappa(X) = {kappa_x:.1f}, kappa(X^T X) = {kappa_gram:.1f} = kappa(X)^2")
-assert math.isclose(kappa_gram, kappa_x**2, rel_tol=1e-8)
+assert math.isclose(kappa_gram, kappa_x**2, rel_tol=1e-12)
 
 # %% [markdown]
 # ## 4. Root finding: bisection vs Newton's method
@@ -785,14 +841,187 @@ plt.show()
 #
 # ## What to try next
 #
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
+    return None
+
+
+# %% [markdown]
+# ### Exercise 1: softplus without overflow or cancellation
+#
+# $\operatorname{softplus}(x) = \log(1 + e^x)$ is a smooth ReLU and the loss of
+# logistic regression written in logits. Computed as written, $e^x$
+# overflows for $x > 709$, and for very negative $x$ the sum $1 + e^x$
+# rounds away most of the digits of $e^x$. Write `softplus(x)` for a float64
+# array that is accurate everywhere. The check compares it with
+# `np.logaddexp(0, x)` from $x = -800$ to $800$, to 12 significant digits.
+
+
+# %%
+def softplus(x: np.ndarray) -> np.ndarray | None:
+    """log(1 + exp(x)) for every element, without overflow or loss of precision."""
+    return None  # your code here
+
+
+# %%
+def check_softplus(candidate) -> bool | None:
+    generator = np.random.default_rng(1)
+    grids = [np.linspace(-800, 800, 1601), np.array([-745.0, -40.0, -1e-9, 0.0, 1e-9, 40.0, 710.0])]
+    grids.append(generator.normal(0, 50, size=200))
+    cases = [((x,), np.logaddexp(0.0, x)) for x in grids]
+    return run_check("check_softplus", candidate, cases, partial(array_mismatch, rtol=1e-12, atol=1e-300))
+
+
+check_softplus(softplus)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Split off the large part: $\log(1 + e^x) = \max(x, 0) + \log(1 + e^{-|x|})$.
+# The exponent is never positive, so nothing overflows, and `np.log1p`
+# computes $\log(1 + u)$ accurately for tiny $u$, which is exactly the
+# cancellation that `np.log(1 + u)` suffers.
+#
+# ```python
+# def softplus(x):
+#     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+# ```
+#
+# </details>
+#
+# ### Exercise 2: counting the pairs of causal sliding-window attention
+#
+# In causal attention with a window of $w$, token $i$ attends to the tokens
+# $j$ with $i - w \le j \le i$ (and $j \ge 0$). Find a closed form for the
+# number of such pairs in a sequence of $T$ tokens, and write
+# `causal_window_pairs(T, w)` with it, in integer arithmetic. It is how a
+# sliding-window model's attention cost grows with $T$. The check compares
+# it with a brute-force count for many $(T, w)$, including windows longer
+# than the sequence.
+
+
+# %%
+def causal_window_pairs(T: int, w: int) -> int | None:
+    """Number of (i, j) with 0 <= j <= i < T and i - j <= w, by a closed form."""
+    return None  # your code here
+
+
+# %%
+def check_causal_window_pairs(candidate) -> bool | None:
+    generator = np.random.default_rng(2)
+    shapes = [(1, 0), (5, 0), (5, 4), (5, 9), (64, 16)]
+    shapes += [(int(t), int(w)) for t, w in generator.integers(1, 60, size=(20, 2))]
+    cases = [((T, w), sum(1 for i in range(T) for j in range(T) if 0 <= i - j <= w)) for T, w in shapes]
+    return run_check(
+        "check_causal_window_pairs",
+        candidate,
+        cases,
+        lambda expected, got: None if got == expected else f"expected {expected}, got {got}",
+    )
+
+
+check_causal_window_pairs(causal_window_pairs)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Token $i$ sees $\min(i, w) + 1$ tokens. Once the window fits ($i \ge w$),
+# that is $w + 1$ each; the first $w$ tokens see $1, 2, \dots, w$. So with
+# $w < T$ the count is $(w + 1)T - \frac{w(w+1)}{2}$, linear in $T$; a window
+# at least as long as the sequence gives full causal attention,
+# $\frac{T(T+1)}{2}$.
+#
+# ```python
+# def causal_window_pairs(T, w):
+#     w = min(w, T - 1)
+#     return (w + 1) * T - w * (w + 1) // 2
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
 # 1. Build the Huffman code on *words* instead of characters and compare its
 #    bits per character with the character-level code. Why is the word-level
 #    entropy per character lower?
-# 2. Compute $\log\sum e^{x_i}$ naively and stably (see the Python and NumPy
-#    notebook) and find the cancellation-free way to compute $\log(1 + e^x)$
-#    (softplus) for both large and very negative $x$; compare with
-#    `np.logaddexp(0, x)`.
-# 3. Solve the Hilbert systems again with `np.linalg.lstsq` and with the normal
+# 2. Solve the Hilbert systems again with `np.linalg.lstsq` and with the normal
 #    equations, and plot both errors against $\kappa$ and $\kappa^2$.
-# 4. Use Newton's method to compute $1/a$ using only multiplication and
+# 3. Use Newton's method to compute $1/a$ using only multiplication and
 #    subtraction ($x_{k+1} = x_k(2 - a x_k)$) and measure its convergence order.
+#    Show that $1 - a x_{k+1} = (1 - a x_k)^2$ exactly: when must $x_0$ lie in
+#    $(0, 2/a)$?
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_softplus(x):
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def wrong_softplus(x):  # overflows above 709 and loses digits far below 0
+    with np.errstate(over="ignore"):
+        return np.log(1.0 + np.exp(x))
+
+
+def solution_causal_window_pairs(T, w):
+    w = min(w, T - 1)
+    return (w + 1) * T - w * (w + 1) // 2
+
+
+def wrong_causal_window_pairs(T, w):  # forgets that the first tokens have fewer predecessors
+    return (min(w, T - 1) + 1) * T
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong in [
+    (check_softplus, solution_softplus, wrong_softplus),
+    (check_causal_window_pairs, solution_causal_window_pairs, wrong_causal_window_pairs),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"

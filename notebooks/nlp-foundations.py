@@ -35,16 +35,18 @@
 import importlib
 import inspect
 import math
+import os
 import re
 import unicodedata
 from collections import Counter
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 
@@ -294,10 +296,10 @@ expected_tfidf = np.array([
     [a, b, a, 0, 0, 0, 0, 0],
 ])  # fmt: skip
 toy_tfidf = tf_idf(toy_counts)
-np.testing.assert_allclose(toy_tfidf, expected_tfidf)
+np.testing.assert_allclose(toy_tfidf, expected_tfidf, rtol=1e-12)
 similarity = cosine_matrix(toy_tfidf)
-np.testing.assert_allclose(similarity[0, 1], 2 * a**2 / (3 * a**2 + b**2))
-np.testing.assert_allclose(similarity[0, 2], a**2 / math.sqrt((3 * a**2 + b**2) * (2 * a**2 + b**2)))
+np.testing.assert_allclose(similarity[0, 1], 2 * a**2 / (3 * a**2 + b**2), rtol=1e-12)
+np.testing.assert_allclose(similarity[0, 2], a**2 / math.sqrt((3 * a**2 + b**2) * (2 * a**2 + b**2)), rtol=1e-12)
 print("TF-IDF matrix and cosines match the hand computation:")
 print(np.round(similarity, 3))
 
@@ -394,16 +396,23 @@ expected_pairs = {(short[i], short[j]) for i in range(4) for j in range(4) if 0 
 assert pairs == expected_pairs
 
 WINDOW = 2
-centre_list, context_list = [], []
-for sentence in sentences:
-    ids = np.array([i for i in encode(sentence) if i != 0], dtype=np.int64)  # drop out-of-vocabulary words
-    ids = ids[rng.random(len(ids)) < keep_prob[ids]]  # subsample frequent words
-    if len(ids) > 1:
-        c, o = skipgram_pairs(ids, WINDOW)
-        centre_list.append(c)
-        context_list.append(o)
-centres = torch.from_numpy(np.concatenate(centre_list))
-contexts = torch.from_numpy(np.concatenate(context_list))
+
+
+def training_pairs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centre, context) ids from every docstring, after subsampling frequent words with `seed`."""
+    generator = np.random.default_rng(seed)
+    centre_list, context_list = [], []
+    for sentence in sentences:
+        ids = np.array([i for i in encode(sentence) if i != 0], dtype=np.int64)  # drop out-of-vocabulary words
+        ids = ids[generator.random(len(ids)) < keep_prob[ids]]  # subsample frequent words
+        if len(ids) > 1:
+            c, o = skipgram_pairs(ids, WINDOW)
+            centre_list.append(c)
+            context_list.append(o)
+    return torch.from_numpy(np.concatenate(centre_list)), torch.from_numpy(np.concatenate(context_list))
+
+
+centres, contexts = training_pairs(seed=0)
 print(f"{len(centres):,} (centre, context) training pairs")
 
 # %% [markdown]
@@ -445,20 +454,20 @@ def negative_sampling_loss(positive: torch.Tensor, negative: torch.Tensor) -> to
 
 
 EMBED_DIM, NUM_NEGATIVES, BATCH_SIZE, EPOCHS = 32, 5, 2048, 2
-model = SkipGram(len(vocab), EMBED_DIM)
 noise = torch.from_numpy(noise_probs)
-generator = torch.Generator().manual_seed(0)
 
 
-def sample_negatives(batch_size: int) -> torch.Tensor:
+def sample_negatives(batch_size: int, generator: torch.Generator) -> torch.Tensor:
     flat = torch.multinomial(noise, batch_size * NUM_NEGATIVES, replacement=True, generator=generator)
     return flat.view(batch_size, NUM_NEGATIVES)
 
 
 first_batch = slice(0, BATCH_SIZE)
 with torch.no_grad():
+    negatives = sample_negatives(BATCH_SIZE, torch.Generator().manual_seed(0))
+    untrained = SkipGram(len(vocab), EMBED_DIM)
     initial_loss = negative_sampling_loss(
-        *model.scores(centres[first_batch], contexts[first_batch], sample_negatives(BATCH_SIZE))
+        *untrained.scores(centres[first_batch], contexts[first_batch], negatives)
     ).item()
 assert math.isclose(initial_loss, (NUM_NEGATIVES + 1) * math.log(2), rel_tol=1e-6)
 print(f"initial loss {initial_loss:.4f} = (K + 1) log 2 = {(NUM_NEGATIVES + 1) * math.log(2):.4f}")
@@ -468,20 +477,31 @@ print(f"initial loss {initial_loss:.4f} = (K + 1) log 2 = {(NUM_NEGATIVES + 1) *
 # and update both tables with Adam.
 
 # %%
-optimiser = torch.optim.Adam(model.parameters(), lr=0.02)
-step_losses = []
+def train_skipgram(centres: torch.Tensor, contexts: torch.Tensor, seed: int) -> tuple[SkipGram, list[float]]:
+    """Skip-gram with negative sampling; `seed` sets the initial vectors, the batch order and the negatives."""
+    torch.manual_seed(seed)
+    model = SkipGram(len(vocab), EMBED_DIM)
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.02)
+    step_losses = []
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(centres), generator=generator)
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            negatives = sample_negatives(len(batch), generator)
+            loss = negative_sampling_loss(*model.scores(centres[batch], contexts[batch], negatives))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            step_losses.append(loss.item())
+    return model, step_losses
+
+
+model, step_losses = train_skipgram(centres, contexts, seed=0)
+steps_per_epoch = math.ceil(len(centres) / BATCH_SIZE)
 for epoch in range(EPOCHS):
-    order = torch.randperm(len(centres), generator=generator)
-    for start in range(0, len(order), BATCH_SIZE):
-        batch = order[start : start + BATCH_SIZE]
-        positive, negative = model.scores(centres[batch], contexts[batch], sample_negatives(len(batch)))
-        loss = negative_sampling_loss(positive, negative)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        step_losses.append(loss.item())
-    steps_per_epoch = math.ceil(len(centres) / BATCH_SIZE)
-    print(f"epoch {epoch + 1}: mean loss {np.mean(step_losses[-steps_per_epoch:]):.3f}")
+    epoch_losses = step_losses[epoch * steps_per_epoch : (epoch + 1) * steps_per_epoch]
+    print(f"epoch {epoch + 1}: mean loss {np.mean(epoch_losses):.3f}")
 
 final_loss = float(np.mean(step_losses[-steps_per_epoch:]))
 assert final_loss < 0.75 * initial_loss, "the loss fell well below its starting value"
@@ -509,7 +529,7 @@ plt.show()
 
 # %%
 with torch.no_grad():
-    positive, negative = model.scores(centres[:512], contexts[:512], sample_negatives(512))
+    positive, negative = model.scores(centres[:512], contexts[:512], sample_negatives(512, torch.Generator().manual_seed(1)))
     ours = negative_sampling_loss(positive, negative)
     reference = -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(-1)).mean()
 torch.testing.assert_close(ours, reference)
@@ -555,16 +575,43 @@ frequent_pairs = [(c, o) for (c, o), _ in pair_counts.most_common() if c < o][:5
 random_pairs = [(int(c), int(o)) for c, o in rng.integers(1, len(vocab), size=(2000, 2)) if c != o]
 
 
-def mean_cosine(pairs: list[tuple[int, int]]) -> float:
-    return float(np.mean([unit_embeddings[c] @ unit_embeddings[o] for c, o in pairs]))
+def mean_cosine(unit: np.ndarray, pairs: list[tuple[int, int]]) -> float:
+    return float(np.mean([unit[c] @ unit[o] for c, o in pairs]))
 
 
-cos_frequent, cos_random = mean_cosine(frequent_pairs), mean_cosine(random_pairs)
+cos_frequent, cos_random = mean_cosine(unit_embeddings, frequent_pairs), mean_cosine(unit_embeddings, random_pairs)
 print(f"mean cosine: co-occurring pairs {cos_frequent:.3f}, random pairs {cos_random:.3f}")
 assert cos_frequent > cos_random + 0.1, "co-occurring words are closer than random pairs"
 
 # %% [markdown]
-# Random pairs have a positive average cosine too: word2vec vectors share a
+# Is that margin a property of word2vec or of one lucky run? Two more runs,
+# each with its own subsampling, initial vectors, batch order and negatives,
+# and, as the baseline, the untrained vectors the runs start from:
+
+
+# %%
+def unit_rows(vectors: torch.Tensor) -> np.ndarray:
+    rows = vectors.detach().numpy().astype(np.float64)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def margin(unit: np.ndarray) -> float:
+    return mean_cosine(unit, frequent_pairs) - mean_cosine(unit, random_pairs)
+
+
+margins = {0: cos_frequent - cos_random}
+for seed in (1, 2):
+    margins[seed] = margin(unit_rows(train_skipgram(*training_pairs(seed), seed=seed)[0].input_vectors.weight))
+untrained_margin = margin(unit_rows(untrained.input_vectors.weight))
+values = np.array(list(margins.values()))
+print("margin (co-occurring minus random mean cosine) by seed:", {s: round(m, 3) for s, m in margins.items()})
+print(f"mean {values.mean():.3f}, range {values.min():.3f} to {values.max():.3f}; untrained vectors {untrained_margin:+.3f}")
+assert values.min() > 0.1 and abs(untrained_margin) < 0.05, "the margin comes from training, on every seed"
+
+# %% [markdown]
+# The margin agrees to about two digits on all three seeds, and the untrained
+# vectors have none: it is learnt, not an accident of one run. Random pairs
+# have a positive average cosine too: word2vec vectors share a
 # common direction (related to word frequency), a known quirk of these
 # embeddings. The margin over random pairs is what carries meaning.
 #
@@ -625,12 +672,252 @@ plt.show()
 #
 # ## What to try next
 #
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
+    return None
+
+
+# %% [markdown]
+# ### Exercise 1: positive pointwise mutual information
+#
+# Count-based embeddings start from a co-occurrence matrix $C$, where
+# $C_{wc}$ counts how often word $w$ appears near context word $c$. Raw
+# counts favour frequent words; **PMI** compares each count with what
+# independence would predict,
+#
+# $$\mathrm{PMI}(w, c) = \log\frac{P(w, c)}{P(w)\,P(c)}, \qquad P(w, c) = \frac{C_{wc}}{\sum C},$$
+#
+# with $P(w)$ and $P(c)$ the row and column sums divided by $\sum C$.
+# **PPMI** keeps only the positive values and sets the rest, including the
+# $\log 0$ of pairs never seen, to 0. (Levy and Goldberg showed in 2014 that
+# skip-gram with negative sampling implicitly factorises this matrix, shifted
+# by $\log K$.) Write `ppmi(counts)` without a loop; the check compares it
+# with the definition applied cell by cell.
+
+
+# %%
+def ppmi(counts: np.ndarray) -> np.ndarray | None:
+    """Positive PMI of a (words, contexts) co-occurrence count matrix, 0 where a count is 0."""
+    return None  # your code here
+
+
+# %%
+def check_ppmi(candidate) -> bool | None:
+    generator = np.random.default_rng(1)
+    cases = []
+    for rows, cols in [(2, 2), (5, 7), (12, 9)]:
+        counts = generator.poisson(2.0, size=(rows, cols)).astype(float)
+        counts[0, 0], counts[-1, -1] = 0.0, 25.0  # one pair never seen, one very frequent
+        total = counts.sum()
+        expected = np.zeros_like(counts)
+        for w in range(rows):
+            for c in range(cols):
+                if counts[w, c] > 0:
+                    pmi = math.log((counts[w, c] / total) / (counts[w].sum() / total * counts[:, c].sum() / total))
+                    expected[w, c] = max(pmi, 0.0)
+        cases.append(((counts,), expected))
+    return run_check("check_ppmi", candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
+
+
+check_ppmi(ppmi)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Broadcast the row and column sums against each other to get the counts
+# independence would predict, $\frac{C_{w\cdot}\,C_{\cdot c}}{\sum C}$, and take
+# the log of the ratio only where the count is positive (an `np.errstate`
+# block or `np.where` before the log keeps $\log 0$ from raising warnings).
+#
+# ```python
+# def ppmi(counts):
+#     expected = counts.sum(axis=1, keepdims=True) * counts.sum(axis=0, keepdims=True) / counts.sum()
+#     seen = counts > 0
+#     pmi = np.zeros_like(counts, dtype=float)
+#     pmi[seen] = np.log(counts[seen] / expected[seen])
+#     return np.maximum(pmi, 0.0)
+# ```
+#
+# </details>
+#
+# ### Exercise 2: one merge of byte-pair encoding
+#
+# Subword tokenisers such as BPE learn their vocabulary by merging: find the
+# most frequent pair of adjacent symbols in the corpus, and replace every
+# occurrence of it by one new symbol. Write `merge_pair(symbols, pair)` that
+# performs one such replacement on a list of symbols, scanning left to
+# right, so that `merge_pair(["a", "a", "a"], ("a", "a"))` gives
+# `["aa", "a"]` (an occurrence cannot overlap the one just merged). The
+# check compares it with a reference on hand-picked and random sequences.
+
+
+# %%
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str] | None:
+    """symbols with every non-overlapping occurrence of `pair`, left to right, joined into one symbol."""
+    return None  # your code here
+
+
+# %%
+def check_merge_pair(candidate) -> bool | None:
+    generator = np.random.default_rng(2)
+    cases = [
+        ((list("aaa"), ("a", "a")), ["aa", "a"]),
+        ((list("aaaa"), ("a", "a")), ["aa", "aa"]),
+        ((["l", "o", "w", "e", "r"], ("l", "o")), ["lo", "w", "e", "r"]),
+        ((["th", "e", " ", "th", "e", "n"], ("th", "e")), ["the", " ", "the", "n"]),
+        ((list("abc"), ("x", "y")), list("abc")),
+        (([], ("a", "b")), []),
+    ]
+    for _ in range(20):
+        symbols = list(generator.choice(list("abc"), size=int(generator.integers(1, 12))))
+        pair = tuple(generator.choice(list("abc"), size=2))
+        merged, i = [], 0
+        while i < len(symbols):
+            if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+                merged.append(symbols[i] + symbols[i + 1])
+                i += 2
+            else:
+                merged.append(symbols[i])
+                i += 1
+        cases.append(((symbols, pair), merged))
+    return run_check(
+        "check_merge_pair",
+        lambda symbols, pair: candidate(list(symbols), pair),
+        cases,
+        lambda expected, got: None if list(got) == expected else f"expected {expected}, got {list(got)}",
+    )
+
+
+check_merge_pair(merge_pair)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Walk with an index; when the pair starts at the current position, emit the
+# merged symbol and jump two places, otherwise copy one symbol and move on.
+# Joining the list into a string and calling `str.replace` is a tempting
+# shortcut that fails once symbols have several characters (it can merge
+# across a symbol boundary).
+#
+# ```python
+# def merge_pair(symbols, pair):
+#     merged, i = [], 0
+#     while i < len(symbols):
+#         if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+#             merged.append(symbols[i] + symbols[i + 1])
+#             i += 2
+#         else:
+#             merged.append(symbols[i])
+#             i += 1
+#     return merged
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
 # 1. Remove subsampling (keep every token) and retrain. How do the nearest
 #    neighbours of `file` and `the` change, and how much longer is an epoch?
 # 2. Replace negative sampling by a full softmax over the vocabulary
 #    (`F.cross_entropy` on $v_c^\top U$) and compare loss curves and time per
 #    step. Why does this stop being affordable at $V = 50{,}000$?
-# 3. Try analogies: does `read - write + encode` land near `decode`? Compute
-#    the nearest neighbours of the vector sum.
-# 4. Use averaged word vectors as document vectors for the modules, and
-#    compare the most similar module pairs with those from TF-IDF.
+# 3. Build the PPMI matrix of the docstrings with `ppmi`, take its truncated
+#    SVD as 32-dimensional word vectors, and compare their nearest neighbours
+#    and margin with word2vec's.
+# 4. Use `merge_pair` to train a small BPE: repeat "count adjacent pairs, merge
+#    the most frequent" 200 times on the words of the docstrings, and look at
+#    the merges it learns first.
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_ppmi(counts):
+    expected = counts.sum(axis=1, keepdims=True) * counts.sum(axis=0, keepdims=True) / counts.sum()
+    seen = counts > 0
+    pmi = np.zeros_like(counts, dtype=float)
+    pmi[seen] = np.log(counts[seen] / expected[seen])
+    return np.maximum(pmi, 0.0)
+
+
+def wrong_ppmi(counts):  # the log of raw joint probabilities, with no comparison to independence
+    seen = counts > 0
+    out = np.zeros_like(counts, dtype=float)
+    out[seen] = np.log(counts[seen] / counts.sum())
+    return np.maximum(out, 0.0)
+
+
+def solution_merge_pair(symbols, pair):
+    merged, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return merged
+
+
+def wrong_merge_pair(symbols, pair):  # merges overlapping occurrences: "aaa" becomes ["aa", "aa"]
+    merged = []
+    for i, symbol in enumerate(symbols):
+        if i + 1 < len(symbols) and (symbol, symbols[i + 1]) == pair:
+            merged.append(symbol + symbols[i + 1])
+        elif not (i > 0 and (symbols[i - 1], symbol) == pair):
+            merged.append(symbol)
+    return merged
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong in [
+    (check_ppmi, solution_ppmi, wrong_ppmi),
+    (check_merge_pair, solution_merge_pair, wrong_merge_pair),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"

@@ -30,6 +30,7 @@
 # - batched matrix products and attention scores with `einsum`.
 
 # %%
+import os
 import time
 from functools import partial
 
@@ -37,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 rng = np.random.default_rng(0)
 
 # %% [markdown]
@@ -197,7 +198,7 @@ for b_idx in range(batch):
         expected_bias[b_idx, t] = activations[b_idx, t] + bias
         expected_centred[b_idx, t] = activations[b_idx, t] - token_mean
 
-np.testing.assert_allclose(with_bias, expected_bias)
+np.testing.assert_allclose(with_bias, expected_bias, rtol=1e-15)
 np.testing.assert_allclose(centred, expected_centred, atol=1e-12)
 np.testing.assert_allclose(centred.mean(axis=1), 0.0, atol=1e-12)
 
@@ -479,14 +480,192 @@ print(
 #
 # ## What to try next
 #
-# 1. Vectorise the pairwise squared distances between two sets of points,
-#    $D_{ij} = \lVert x_i - y_j\rVert^2$, first with broadcasting (shape
-#    `(n, 1, d) - (1, m, d)`), then with the expansion
-#    $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$; compare memory use and accuracy.
-# 2. Implement `softmax_stable` in float16 and find the largest logit spread for
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
+    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
+    expected, got = np.asarray(expected), np.asarray(got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
+    return None
+
+
+# %% [markdown]
+# ### Exercise 1: pairwise squared distances without a loop
+#
+# Write `pairwise_sq_dists(x, y)` for points `x` of shape `(n, d)` and `y` of
+# shape `(m, d)`, returning the `(n, m)` array
+# $D_{ij} = \lVert x_i - y_j\rVert^2$, with no Python loop. (Retrieval,
+# k-means and k-nearest neighbours all start with this table.) The check
+# compares it with a double loop on random shapes, including $d = 1$ and a
+# single point.
+
+
+# %%
+def pairwise_sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """(n, m) table of squared Euclidean distances between the rows of x and of y."""
+    return None  # your code here
+
+
+# %%
+def check_pairwise_sq_dists(candidate) -> bool | None:
+    generator = np.random.default_rng(1)
+    cases = []
+    for n, m, d in [(4, 3, 2), (1, 5, 3), (6, 6, 1), (7, 2, 8)]:
+        x, y = generator.standard_normal((n, d)), generator.standard_normal((m, d))
+        loops = np.array([[sum((x[i, k] - y[j, k]) ** 2 for k in range(d)) for j in range(m)] for i in range(n)])
+        cases.append(((x, y), loops))
+    return run_check("check_pairwise_sq_dists", candidate, cases, array_mismatch)
+
+
+check_pairwise_sq_dists(pairwise_sq_dists)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Broadcasting `(n, 1, d) - (1, m, d)` gives the `(n, m, d)` differences; sum
+# their squares over the last axis. It needs $n m d$ memory. The expansion
+# $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$ needs only $n m$ and one matrix
+# product, at the price of cancellation when two points are very close
+# (clip tiny negative results to 0).
+#
+# ```python
+# def pairwise_sq_dists(x, y):
+#     return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+#
+#
+# def pairwise_sq_dists_expanded(x, y):
+#     squared = (x**2).sum(1)[:, None] - 2 * x @ y.T + (y**2).sum(1)[None, :]
+#     return np.maximum(squared, 0.0)
+# ```
+#
+# </details>
+#
+# ### Exercise 2: split attention heads
+#
+# Multi-head attention stores the heads side by side in the last axis:
+# activations of shape `(B, T, H * D)` hold, for each token, head 0's `D`
+# features, then head 1's, and so on. Write `split_heads(x, n_heads)`
+# returning shape `(B, H, T, D)`, so that `out[b, h, t]` is head `h`'s slice
+# of token `t`. Careful: `x.reshape(B, H, T, D)` has the right shape and the
+# wrong values.
+
+
+# %%
+def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray | None:
+    """(B, T, H * D) -> (B, H, T, D): one (T, D) block per head."""
+    return None  # your code here
+
+
+# %%
+def check_split_heads(candidate) -> bool | None:
+    generator = np.random.default_rng(2)
+    cases = []
+    for batch, tokens, n_heads, head_dim in [(2, 5, 3, 4), (1, 7, 2, 1), (3, 1, 4, 2)]:
+        x = generator.standard_normal((batch, tokens, n_heads * head_dim))
+        expected = np.empty((batch, n_heads, tokens, head_dim))
+        for b in range(batch):
+            for h in range(n_heads):
+                for t in range(tokens):
+                    expected[b, h, t] = x[b, t, h * head_dim : (h + 1) * head_dim]
+        cases.append(((x, n_heads), expected))
+    return run_check("check_split_heads", candidate, cases, partial(array_mismatch, rtol=0, atol=0))
+
+
+check_split_heads(split_heads)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# First cut the last axis into `(H, D)`, which keeps every head's features
+# together, then swap the token and head axes. Both steps are views (check
+# with `np.shares_memory`); the copy comes only when a later operation needs
+# contiguous memory, which is why PyTorch code calls `.contiguous()` before
+# merging the heads back with `.view`.
+#
+# ```python
+# def split_heads(x, n_heads):
+#     batch, tokens, width = x.shape
+#     return x.reshape(batch, tokens, n_heads, width // n_heads).transpose(0, 2, 1, 3)
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
+# 1. Implement `softmax_stable` in float16 and find the largest logit spread for
 #    which the naive version still works.
-# 3. Write multi-head attention's head split `(B, T, H*D) -> (B, H, T, D)` with
-#    `reshape` and `transpose`, and check with `np.shares_memory` which steps
-#    copy.
-# 4. Time `np.einsum` against `@` for the batched product, with and without
+# 2. Time `np.einsum` against `@` for the batched product, with and without
 #    `optimize=True`.
+# 3. Time the two versions of `pairwise_sq_dists` from the solution above for
+#    $n = m = 2000$, $d = 64$, and measure the largest error of the expanded one
+#    against the broadcast one when some points are duplicates.
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+# %%
+def solution_pairwise_sq_dists(x, y):
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+
+
+def wrong_pairwise_sq_dists(x, y):  # forgets the factor 2 of the cross term
+    return (x**2).sum(1)[:, None] - x @ y.T + (y**2).sum(1)[None, :]
+
+
+def solution_split_heads(x, n_heads):
+    batch, tokens, width = x.shape
+    return x.reshape(batch, tokens, n_heads, width // n_heads).transpose(0, 2, 1, 3)
+
+
+def wrong_split_heads(x, n_heads):  # the right shape, the wrong values
+    batch, tokens, width = x.shape
+    return x.reshape(batch, n_heads, tokens, width // n_heads)
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong in [
+    (check_pairwise_sq_dists, solution_pairwise_sq_dists, wrong_pairwise_sq_dists),
+    (check_split_heads, solution_split_heads, wrong_split_heads),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"

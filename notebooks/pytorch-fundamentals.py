@@ -35,7 +35,10 @@
 
 # %%
 import copy
+import math
+import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +47,7 @@ from matplotlib import pyplot as plt
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, random_split
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 torch.manual_seed(0)
 
 # %% [markdown]
@@ -301,15 +304,17 @@ assert (x * 3).requires_grad, "outside no_grad the graph is recorded again"
 
 # %%
 class MLP(nn.Module):
-    """A small multilayer perceptron for regression."""
+    """A small multilayer perceptron for regression, with optional dropout after each hidden layer."""
 
-    def __init__(self, n_inputs: int, n_hidden: int) -> None:
+    def __init__(self, n_inputs: int, n_hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(n_inputs, n_hidden),
             nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(n_hidden, n_hidden),
             nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(n_hidden, 1),
         )
 
@@ -465,90 +470,426 @@ plt.show()
 # %% [markdown]
 # ## 8. Checkpoints: stop, restart, continue exactly
 #
-# Long training runs get interrupted. A checkpoint must hold everything the
-# next step depends on: the model weights, the **optimiser state** (Adam's
-# running averages and step count), the epoch, and the state of any random
-# generator (here, the one that shuffles the batches). We save one to a
-# temporary directory, load it into a fresh model and optimiser, and check
-# that the resumed run takes exactly the step the uninterrupted run takes.
+# Two different files come out of a training run, and they must not be
+# confused:
+#
+# * the **best weights**, `best_state` above: only the model, from the best
+#   epoch, for evaluation and deployment;
+# * the **resume checkpoint**: everything the next step depends on, all
+#   taken *at the same step*: the model weights, the optimiser state (Adam's
+#   running averages and step count), the learning-rate schedule's position,
+#   the state of the generator that shuffles the batches, and the state of the
+#   global generator that draws dropout masks.
+#
+# Saving the best-epoch weights with the optimiser state of the last epoch
+# would "resume" a run that never existed. The test of a resume checkpoint
+# is strict: a run interrupted after epoch 12 and resumed from its checkpoint
+# in fresh objects must produce, bit for bit, the same losses and weights for
+# every later epoch as the run that was never interrupted.
+#
+# To make the test demanding, this run has everything that carries state:
+# dropout, AdamW, and a learning-rate schedule stepped every batch (linear
+# warmup, then cosine decay, as in LLM training) through `LambdaLR`.
 
 # %%
-checkpoint = {
-    "epoch": stopped_epoch,
-    "model": model.state_dict(),
-    "optimizer": optimizer.state_dict(),
-    "loader_generator": train_loader.generator.get_state(),
-}
+EPOCHS, INTERRUPT_AT = 30, 12
+STEPS_PER_EPOCH = len(make_loader(0))
+WARMUP_STEPS, TOTAL_STEPS = 15, EPOCHS * STEPS_PER_EPOCH
+
+
+def warmup_cosine(step: int) -> float:
+    """Learning-rate multiplier: linear warmup to 1, then cosine decay to 0.1."""
+    if step < WARMUP_STEPS:
+        return (step + 1) / WARMUP_STEPS
+    progress = (step - WARMUP_STEPS) / (TOTAL_STEPS - WARMUP_STEPS)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class Run:
+    """Everything a training run carries from one step to the next."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    shuffle: torch.Generator
+    loader: DataLoader
+
+
+def make_run(seed: int) -> Run:
+    torch.manual_seed(seed)  # initial weights, and the global generator that dropout draws from
+    model = MLP(N_INPUTS, N_HIDDEN, dropout=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine)
+    shuffle = torch.Generator().manual_seed(seed)
+    return Run(model, optimizer, scheduler, shuffle, DataLoader(train_set, BATCH_SIZE, shuffle=True, generator=shuffle))
+
+
+def train_epoch(run: Run) -> float:
+    """One epoch of mini-batch AdamW with the schedule stepped after every batch; the mean loss."""
+    run.model.train()
+    losses = []
+    for xb, yb in run.loader:
+        run.optimizer.zero_grad()
+        loss = nn.functional.mse_loss(run.model(xb), yb)
+        loss.backward()
+        run.optimizer.step()
+        run.scheduler.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def flat_weights(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def save_checkpoint(run: Run, epoch: int, path: Path) -> None:
+    """Write every piece of state at once; a temporary file and a rename keep an old checkpoint whole if this fails."""
+    state = {
+        "epoch": epoch,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "shuffle_rng": run.shuffle.get_state(),
+        "global_rng": torch.get_rng_state(),
+    }
+    partial_path = path.with_suffix(".tmp")
+    torch.save(state, partial_path)
+    os.replace(partial_path, path)
+
+
+def resume(path: Path, skip: frozenset[str] = frozenset()) -> tuple[Run, int]:
+    """Fresh objects (from another seed, so nothing leaks from this process) filled from the checkpoint.
+
+    `skip` names the parts to leave out, to see what each one is for.
+    """
+    run = make_run(seed=12345)
+    state = torch.load(path, weights_only=True)
+    run.model.load_state_dict(state["model"])
+    if "optimizer" not in skip:
+        run.optimizer.load_state_dict(state["optimizer"])
+    if "scheduler" not in skip:
+        run.scheduler.load_state_dict(state["scheduler"])
+    if "random generators" not in skip:
+        run.shuffle.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["global_rng"])
+    return run, state["epoch"]
+
+
+# The run that is never interrupted.
+uninterrupted = make_run(seed=0)
+reference_losses, reference_weights = [], []
+for _ in range(EPOCHS):
+    reference_losses.append(train_epoch(uninterrupted))
+    reference_weights.append(flat_weights(uninterrupted.model))
+
+# The same run, stopped after INTERRUPT_AT epochs, then resumed from disk: once whole, then
+# three times with one piece of the checkpoint left out.
+resumed_losses, resumed_weights = {}, {}
 with tempfile.TemporaryDirectory() as directory:
     path = Path(directory) / "checkpoint.pt"
-    torch.save(checkpoint, path)
-    print(f"checkpoint: {path.stat().st_size / 1024:.0f} KiB")
-    restored = torch.load(path, weights_only=True)
-
-fresh_model = MLP(N_INPUTS, N_HIDDEN)
-fresh_optimizer = torch.optim.Adam(fresh_model.parameters(), lr=3e-3)
-fresh_model.load_state_dict(restored["model"])
-fresh_optimizer.load_state_dict(restored["optimizer"])
-resumed_rng = torch.Generator()
-resumed_rng.set_state(restored["loader_generator"])
-resumed_loader = DataLoader(train_set, BATCH_SIZE, shuffle=True, generator=resumed_rng)
-assert restored["epoch"] == stopped_epoch
-
-# Same outputs and the same optimiser state.
-x_val, _ = dataset[val_set.indices]
-model.eval()
-fresh_model.eval()
-with torch.no_grad():
-    assert torch.equal(model(x_val), fresh_model(x_val))
-for p_old, p_new in zip(model.parameters(), fresh_model.parameters(), strict=True):
-    old_state, new_state = optimizer.state[p_old], fresh_optimizer.state[p_new]
-    assert old_state.keys() == new_state.keys() == {"step", "exp_avg", "exp_avg_sq"}
-    for key in old_state:
-        assert torch.equal(old_state[key], new_state[key])
+    interrupted = make_run(seed=0)
+    for _ in range(INTERRUPT_AT):
+        train_epoch(interrupted)
+    save_checkpoint(interrupted, INTERRUPT_AT, path)
+    print(f"checkpoint after epoch {INTERRUPT_AT}: {path.stat().st_size / 1024:.0f} KiB")
+    del interrupted
+    for name, skip in [
+        ("full checkpoint", frozenset()),
+        ("without the optimiser state", frozenset({"optimizer"})),
+        ("without the schedule", frozenset({"scheduler"})),
+        ("without the random generators", frozenset({"random generators"})),
+    ]:
+        run, start = resume(path, skip)
+        resumed_losses[name], resumed_weights[name] = [], []
+        for _ in range(start, EPOCHS):
+            resumed_losses[name].append(train_epoch(run))
+            resumed_weights[name].append(flat_weights(run.model))
 
 # %% [markdown]
-# Now one more training step on both: the original model (the run that was
-# never interrupted) and the restored one. Same next batch, same update,
-# bit for bit. As a contrast, a model that restores its weights but starts
-# Adam from scratch takes a different step.
-
+# The full checkpoint must reproduce the uninterrupted run exactly, epoch by
+# epoch, for all 18 remaining epochs (90 optimiser steps); each incomplete
+# one must not. The plot shows how far each resumed run's weights drift from
+# the uninterrupted run's.
 
 # %%
-def one_step(model: nn.Module, optimizer, batch) -> None:
-    model.train()
-    xb, yb = batch
-    optimizer.zero_grad()
-    nn.functional.mse_loss(model(xb), yb).backward()
-    optimizer.step()
+exact = resumed_losses["full checkpoint"] == reference_losses[INTERRUPT_AT:]
+assert exact, "the resumed losses differ from the uninterrupted run's"
+for epoch, weights in enumerate(resumed_weights["full checkpoint"], start=INTERRUPT_AT):
+    assert torch.equal(weights, reference_weights[epoch]), f"weights differ after epoch {epoch + 1}"
+print(f"full checkpoint: {EPOCHS - INTERRUPT_AT} epochs of losses and weights identical to the uninterrupted run")
 
+fig, ax = plt.subplots(figsize=(7, 4))
+epochs_after = np.arange(INTERRUPT_AT + 1, EPOCHS + 1)
+for name, weights in resumed_weights.items():
+    drift = [float((w - r).abs().max()) for w, r in zip(weights, reference_weights[INTERRUPT_AT:], strict=True)]
+    if name != "full checkpoint":
+        assert drift[-1] > 1e-4, f"resuming {name} should change the run"
+        print(f"{name}: largest weight difference after the last epoch {drift[-1]:.2g}")
+    label = f"{name} (exactly 0, drawn at 1e-12)" if max(drift) == 0 else name
+    ax.semilogy(epochs_after, np.maximum(drift, 1e-12), "o-", ms=3, label=label)
+ax.set(title=f"Resumed after epoch {INTERRUPT_AT}: distance to the uninterrupted run", xlabel="epoch")
+ax.set(ylabel="largest weight difference")
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
 
-weights_only_model = MLP(N_INPUTS, N_HIDDEN)
-weights_only_model.load_state_dict(restored["model"])
-new_adam = torch.optim.Adam(weights_only_model.parameters(), lr=3e-3)
-
-batch_uninterrupted = next(iter(train_loader))
-batch_resumed = next(iter(resumed_loader))
-assert all(map(torch.equal, batch_uninterrupted, batch_resumed)), "same next batch"
-
-one_step(model, optimizer, batch_uninterrupted)
-one_step(fresh_model, fresh_optimizer, batch_resumed)
-one_step(weights_only_model, new_adam, batch_resumed)
-
-for p_old, p_new in zip(model.parameters(), fresh_model.parameters(), strict=True):
-    assert torch.equal(p_old, p_new), "the resumed step differs from the original"
-pairs = zip(model.parameters(), weights_only_model.parameters(), strict=True)
-differs = any(not torch.equal(p_old, p_other) for p_old, p_other in pairs)
-assert differs, "without the optimiser state, Adam takes a different step"
-print("resumed run matches the uninterrupted run exactly")
+# %% [markdown]
+# **What to notice.** The full checkpoint's line sits at zero: every loss
+# and every weight after the restart equals the uninterrupted run's, to the
+# last bit. Each missing piece breaks that in its own way. Without the
+# optimiser state, AdamW restarts its running averages (and its bias
+# correction) and takes different steps at once. Without the schedule, the
+# learning rate jumps back to the start of its warmup. Without the random
+# generators, the batches come in another order and dropout drops other
+# units. None of these raises an error; only a comparison like this one
+# shows them, which is why training frameworks test their resume logic the
+# same way.
 
 # %% [markdown]
 # ## What to try next
 #
-# 1. Add `nn.Dropout(0.2)` to the model. What else must the checkpoint hold
-#    for the resumed step to stay identical? (Hint: `torch.get_rng_state()`.)
-# 2. Train the same model in bfloat16 (`model.to(torch.bfloat16)` and the
+# Two exercises with checks, then more to explore. Each exercise gives a
+# function stub that returns `None`; replace its body, run the check cell
+# under it, and it prints a verdict. The solutions are folded away under
+# each exercise. First, the small helper every check uses.
+
+
+# %%
+def run_check(name: str, candidate, cases, mismatch) -> bool | None:
+    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
+
+    Returns None while the stub is untouched (it returns None), False at the
+    first wrong case, True when every case is right. `mismatch(expected, got)`
+    describes what is wrong with an answer, or returns None when it is right.
+    """
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = candidate(*args)
+        except Exception as error:  # a bug in the answer is a verdict, not a crash
+            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
+            return False
+        if got is None:
+            print(f"{name}: not attempted yet (the function returns None)")
+            return None
+        problem = mismatch(expected, got)
+        if problem is not None:
+            print(f"{name}: wrong on case {number}: {problem}")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases")
+    return True
+
+
+# %% [markdown]
+# ### Exercise 1: gradient accumulation
+#
+# When a batch does not fit in memory, split it into `n_micro` equal
+# micro-batches, call `backward()` on each, and step once: the gradients
+# add up in `.grad`. Write `accumulate_gradients(model, x, y, n_micro)` that
+# leaves in each parameter's `.grad` exactly the gradient of the mean
+# squared error over the whole batch (start from zeroed gradients), and
+# returns the list of those gradients. The check compares them with one
+# backward pass over the full batch, in float64.
+
+
+# %%
+def accumulate_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_micro: int) -> list | None:
+    """Full-batch MSE gradients of model's parameters, from n_micro backward passes."""
+    return None  # your code here
+
+
+# %%
+def check_accumulate_gradients(candidate) -> bool | None:
+    torch.manual_seed(1)
+    cases = []
+    for n_micro in (1, 2, 3, 6):
+        model = MLP(N_INPUTS, 16).double()
+        x, y = torch.randn(12, N_INPUTS, dtype=torch.float64), torch.randn(12, 1, dtype=torch.float64)
+        model.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        full_batch = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        cases.append(((model, x, y, n_micro), full_batch))
+
+    def mismatch(expected, got):
+        if len(got) != len(expected):
+            return f"{len(got)} gradients, expected one per parameter ({len(expected)})"
+        worst = max(float((g - e).abs().max()) for g, e in zip(got, expected, strict=True))
+        return None if worst < 1e-12 else f"gradients differ from the full batch's by up to {worst:.3g}"
+
+    return run_check("check_accumulate_gradients", candidate, cases, mismatch)
+
+
+check_accumulate_gradients(accumulate_gradients)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# The mean over the batch is the mean of the micro-batch means (the
+# micro-batches are equal in size), so each micro-batch's loss is divided by
+# `n_micro` before `backward()`. Without that division the accumulated
+# gradient is `n_micro` times too large, which is the same as silently
+# multiplying the learning rate.
+#
+# ```python
+# def accumulate_gradients(model, x, y, n_micro):
+#     model.zero_grad()
+#     for xb, yb in zip(x.chunk(n_micro), y.chunk(n_micro)):
+#         (nn.functional.mse_loss(model(xb), yb) / n_micro).backward()
+#     return [p.grad for p in model.parameters()]
+# ```
+#
+# </details>
+#
+# ### Exercise 2: a `Dataset` of next-token windows
+#
+# A language model trains on windows of a long stream of token ids: the
+# input is `context` consecutive ids and the target is the same window
+# shifted by one, so that position `t` learns to predict token `t + 1`.
+# Complete `TokenWindows(ids, context)` so that `len()` is the number of
+# complete windows and item `i` is the pair `(ids[i : i + context], ids[i + 1 : i + context + 1])`.
+# The check compares every item with that definition on random ids, and
+# checks that a `DataLoader` stacks your items into batches of shape
+# `(batch, context)`.
+
+
+# %%
+class TokenWindows(Dataset):
+    """Every window of `context` ids from a 1-D tensor, paired with the window shifted by one."""
+
+    def __init__(self, ids: torch.Tensor, context: int) -> None:
+        self.ids, self.context = ids, context
+
+    def __len__(self) -> int:
+        return None  # your code here
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return None  # your code here
+
+
+# %%
+def windows_of(dataset_class, ids: torch.Tensor, context: int):
+    """Every item of the dataset, or None while __len__ or __getitem__ is not written."""
+    dataset = dataset_class(ids, context)
+    length = dataset.__len__()
+    if length is None or dataset[0] is None:
+        return None
+    batch_x, batch_y = next(iter(DataLoader(dataset, batch_size=4)))
+    return length, [dataset[i] for i in range(length)], (tuple(batch_x.shape), tuple(batch_y.shape))
+
+
+def check_token_windows(candidate) -> bool | None:
+    generator = torch.Generator().manual_seed(2)
+    cases = []
+    for n_ids, context in [(10, 3), (50, 8), (9, 8)]:
+        ids = torch.randint(0, 1000, (n_ids,), generator=generator)
+        items = [(ids[i : i + context], ids[i + 1 : i + context + 1]) for i in range(n_ids - context)]
+        cases.append(((ids, context), (len(items), items, (min(4, len(items)), context))))
+
+    def mismatch(expected, got):
+        (length, items, batch_shape), (got_length, got_items, got_shapes) = expected, got
+        if got_length != length:
+            return f"len() is {got_length}, expected {length}"
+        for i, ((x, y), (got_x, got_y)) in enumerate(zip(items, got_items, strict=True)):
+            if not (torch.equal(got_x, x) and torch.equal(got_y, y)):
+                return f"item {i} is ({got_x.tolist()}, {got_y.tolist()}), expected ({x.tolist()}, {y.tolist()})"
+        if got_shapes != (batch_shape, batch_shape):
+            return f"a DataLoader batch has shapes {got_shapes}, expected {batch_shape} twice"
+        return None
+
+    return run_check("check_token_windows", lambda *args: windows_of(candidate, *args), cases, mismatch)
+
+
+check_token_windows(TokenWindows)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# A stream of $n$ ids holds $n - \text{context}$ complete (input, target)
+# pairs: the last input window must leave one id for its target. Slicing a
+# tensor returns a view, so the dataset costs no memory beyond the ids.
+#
+# ```python
+# class TokenWindows(Dataset):
+#     def __init__(self, ids, context):
+#         self.ids, self.context = ids, context
+#
+#     def __len__(self):
+#         return len(self.ids) - self.context
+#
+#     def __getitem__(self, index):
+#         window = self.ids[index : index + self.context + 1]
+#         return window[:-1], window[1:]
+# ```
+#
+# </details>
+#
+# ### More to explore
+#
+# 1. Train the same model in bfloat16 (`model.to(torch.bfloat16)` and the
 #    data too) and compare the loss curves with float32.
-# 3. Replace early stopping with weight decay (`torch.optim.AdamW`) and see
-#    whether the validation loss still rises.
-# 4. Use gradient accumulation: call `backward()` on two half-batches before
-#    each `step()`, and check the gradients equal those of the full batch.
+# 2. Save a checkpoint in the *middle* of an epoch, after batch 2 of 5. What
+#    else must it hold for the resumed run to match, now that the shuffled
+#    order of the current epoch has already been drawn? (Hint: save the
+#    generator state at the start of the epoch and the number of batches
+#    already done.)
+# 3. Replace early stopping with stronger weight decay and see whether the
+#    validation loss still rises.
+#
+# ### The checks, checked
+#
+# A check that accepts anything is worse than none. This last cell runs each
+# check on the reference solution (it must pass), on a plausible wrong answer
+# (it must fail) and on an untouched stub (it must say so).
+
+
+
+# %%
+def solution_accumulate_gradients(model, x, y, n_micro):
+    model.zero_grad()
+    for xb, yb in zip(x.chunk(n_micro), y.chunk(n_micro), strict=True):
+        (nn.functional.mse_loss(model(xb), yb) / n_micro).backward()
+    return [p.grad for p in model.parameters()]
+
+
+def wrong_accumulate_gradients(model, x, y, n_micro):  # sums the micro-batch means: n_micro times too large
+    model.zero_grad()
+    for xb, yb in zip(x.chunk(n_micro), y.chunk(n_micro), strict=True):
+        nn.functional.mse_loss(model(xb), yb).backward()
+    return [p.grad for p in model.parameters()]
+
+
+class SolutionTokenWindows(Dataset):
+    def __init__(self, ids, context):
+        self.ids, self.context = ids, context
+
+    def __len__(self):
+        return len(self.ids) - self.context
+
+    def __getitem__(self, index):
+        window = self.ids[index : index + self.context + 1]
+        return window[:-1], window[1:]
+
+
+class WrongTokenWindows(SolutionTokenWindows):  # the target is the input itself: nothing to predict
+    def __getitem__(self, index):
+        window = self.ids[index : index + self.context]
+        return window, window
+
+
+class UntouchedTokenWindows(SolutionTokenWindows):
+    def __len__(self):
+        return None
+
+
+def untouched(*args):
+    return None
+
+
+for check, solution, wrong, stub in [
+    (check_accumulate_gradients, solution_accumulate_gradients, wrong_accumulate_gradients, untouched),
+    (check_token_windows, SolutionTokenWindows, WrongTokenWindows, UntouchedTokenWindows),
+]:
+    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
+    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
+    assert check(stub) is None, f"{check.__name__} does not recognise an untouched stub"

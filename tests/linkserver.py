@@ -32,6 +32,12 @@ class Reply:
     """Answer HEAD with this status instead (e.g. 405) and no body."""
     browser_only: bool = False
     """Answer 403 unless the request looks like a browser's (Mozilla User-Agent, Accept text/html)."""
+    reason: str | None = None
+    """The reason phrase sent (as Latin-1 bytes) instead of the standard one."""
+    trickle_head: float = 0.0
+    """Send the status line and headers one byte every this many seconds."""
+    trickle_body: float = 0.0
+    """Send the body one byte every this many seconds."""
 
 
 def redirect(code: int, to: str) -> Reply:
@@ -184,14 +190,33 @@ class LinkServer:
         if method == "HEAD" and reply.head_status is not None:
             status, size = reply.head_status, 0
         keep = headers.get("connection", "").lower() != "close"
-        out = [f"HTTP/1.1 {status} {_reason(status)}", f"Content-Length: {size}", "Content-Type: text/html"]
+        reason = _reason(status) if reply.reason is None else reply.reason
+        out = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {size}", "Content-Type: text/html"]
         out += [f"{k}: {v}" for k, v in reply.headers.items()]
         if not keep:
             out.append("Connection: close")
-        conn.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+        head = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
+        if reply.trickle_head:
+            if not self._trickle(conn, head, reply.trickle_head):
+                return False
+        else:
+            conn.sendall(head)
         if method != "HEAD":
+            if reply.trickle_body:
+                return self._trickle(conn, b"x" * size, reply.trickle_body, path) and keep
             self._send_body(conn, path, size)
         return keep
+
+    def _trickle(self, conn: socket.socket, data: bytes, interval: float, path: str | None = None) -> bool:
+        """Send `data` one byte every `interval` seconds (counting body bytes under `path`); False if stopped."""
+        for i in range(len(data)):
+            if self._stopping.wait(interval):
+                return False
+            conn.sendall(data[i : i + 1])
+            if path is not None:
+                with self._lock:
+                    self.bytes_sent[path] += 1
+        return True
 
     def _send_body(self, conn: socket.socket, path: str, size: int) -> None:
         chunk = b"x" * CHUNK

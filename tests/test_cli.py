@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -50,25 +51,31 @@ def test_validate_missing_folder_exits_one(tmp_path: Path) -> None:
 
 
 def test_render_writes_markdown_for_any_engine(curriculum: Path, tmp_path: Path) -> None:
-    """`llm-path render OUT` writes the same pages the plugin serves, as Markdown files."""
+    """`llm-path render OUT` writes the site's source: Markdown pages and data under docs/, the navigation and tips beside."""
     out = tmp_path / "out"
     result = run("render", str(out), "--curriculum", str(curriculum), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.md"))
+    docs = out / "docs"
+    written = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.md"))
     assert written == sorted(
         [
             "index.md",
-            "phases/foundations.md",
-            "phases/transformers.md",
-            "topics/linear-algebra.md",
-            "topics/calculus.md",
-            "topics/attention.md",
-            "resources.md",
-            "plan.md",
-            "glossary.md",
-            "advice.md",
-            "reading-list.md",
+            "phases/foundations/index.md",
+            "phases/transformers/index.md",
+            "topics/linear-algebra/index.md",
+            "topics/calculus/index.md",
+            "topics/attention/index.md",
+            "resources/index.md",
+            "plan/index.md",
+            "glossary/index.md",
+            "advice/index.md",
+            "reading-list/index.md",
         ]
     )
-    assert sorted(p.name for p in (out / "data").iterdir()) == ["cards.json", "plan.json"]
-    assert (out / "topics/attention.md").read_text().startswith('---\ntitle: "Attention mechanisms"\n')
+    assert sorted(p.name for p in (docs / "data").iterdir()) == ["cards.json", "plan.json"]
+    assert (docs / "topics/attention/index.md").read_text().startswith('---\ntitle: "Attention mechanisms"\n')
+    nav = json.loads((out / "nav.json").read_text())
+    assert nav[0] == {"Home": "index.md"} and any("The path" in entry for entry in nav)
+    assert {"slug": "temperature", "names": ["Temperature"]}.items() <= json.loads(
+        (out / "tips.json").read_text()
+    )[0].items()

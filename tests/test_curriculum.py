@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, mkdocs_build
 
-from llm_path.load import load_curriculum
-from llm_path.model import Curriculum
+from llm_path.curriculum.load import load_curriculum
+from llm_path.curriculum.model import Curriculum
 from llm_path.notebooks import NotebookRunner
 
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -122,14 +122,14 @@ def test_glossary_covers_the_seed_terms(real: Curriculum) -> None:
 def test_every_notebook_executes_and_checks_itself() -> None:
     """Every notebook in notebooks/ runs clean through the site's pipeline: all its asserts pass."""
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-    assert len(names) == 20
-    results = NotebookRunner(ROOT / "notebooks", ROOT / ".cache" / "notebooks").run(names)
+    assert len(names) == 23
+    results = NotebookRunner(ROOT / "notebooks", ROOT / ".llm-path-cache" / "notebooks").run(names)
     assert [str(r.failure) for r in results if r.failure] == []
 
 
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real site, built strictly with every notebook (executed, or reused from .cache/notebooks)."""
+    """The real site, built strictly with every notebook (executed, or reused from .llm-path-cache/notebooks)."""
     site = tmp_path_factory.mktemp("real") / "site"
     result = mkdocs_build(ROOT / "mkdocs.yml", site)
     assert result.returncode == 0, result.stderr[-5000:]

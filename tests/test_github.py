@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, build_site
+from conftest import BIN, FIXTURES, ROOT, build_site
 
-from llm_path.load import load_curriculum
-from llm_path.model import Level, Resource, ResourceType
+from llm_path.curriculum.load import load_curriculum
+from llm_path.curriculum.model import Level, Resource, ResourceType
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
@@ -88,7 +88,7 @@ def test_pages_publishes_site_to_the_branch_colab_reads() -> None:
     pages = load(GITHUB / "workflows" / "pages.yml")
     steps = pages["jobs"]["publish"]["steps"]
     cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
-    assert cache["with"]["path"] == ".cache/notebooks"
+    assert cache["with"]["path"] == ".llm-path-cache/notebooks"
     assert "notebooks/**" in cache["with"]["key"] and "pyproject.toml" in cache["with"]["key"]
     publish = " ".join(run_lines(pages))
     assert "ghp-import" in publish and publish.rstrip().endswith(" site")
@@ -166,12 +166,14 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
             assert (curriculum / link.removeprefix(folder)).is_dir(), link
         elif link.startswith(f"{REPO_URL}/edit/main/docs/"):
             assert (ROOT / "docs" / link.removeprefix(f"{REPO_URL}/edit/main/docs/")).is_file(), link
+        elif link.startswith(f"{REPO_URL}/edit/main/notebooks/"):
+            assert (
+                FIXTURES / "notebooks" / link.removeprefix(f"{REPO_URL}/edit/main/notebooks/")
+            ).is_file(), link
         else:
             assert link.startswith(prefix), link
             assert (curriculum / link.removeprefix(prefix)).is_file(), link
-    pages = [
-        p for p in site.rglob("index.html") if "notebooks" not in p.parts and p.parent != site / "search"
-    ]
+    pages = [p for p in site.rglob("index.html") if p.parent not in (site / "search", site / "notebooks")]
     without = [str(p.relative_to(site)) for p in pages if "Suggest an edit" not in p.read_text()]
     assert without == [], "every generated page links the YAML behind it"
     behind_pages = {p.relative_to(curriculum).as_posix() for p in curriculum.glob("*/*.yml")}
@@ -182,7 +184,7 @@ def test_every_suggest_an_edit_link_points_to_a_real_file(tmp_path: Path, curric
 
 def test_real_curriculum_edit_links_point_to_repository_files() -> None:
     """For the real curriculum, every page's edit link maps to a file committed under curriculum/."""
-    from llm_path.pages import SiteOptions, render_site
+    from llm_path.build.pages import SiteOptions, render_site
 
     curriculum = load_curriculum(ROOT / "curriculum")
     pages = render_site(curriculum, SiteOptions(repo_url=REPO_URL))

@@ -19,8 +19,8 @@ import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, serve
 from conftest import FIXTURES, ROOT, build_site
 
-LIGHTHOUSE = ROOT / ".cache" / "node" / "node_modules" / ".bin" / "lighthouse"
-INSTALL = "npm install --prefix .cache/node lighthouse"
+LIGHTHOUSE = ROOT / ".llm-path-cache" / "node" / "node_modules" / ".bin" / "lighthouse"
+INSTALL = "npm install --prefix .llm-path-cache/node lighthouse"
 CATEGORIES = ("accessibility", "best-practices", "seo")
 PAGES = {
     "home": "",

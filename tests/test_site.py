@@ -143,7 +143,7 @@ def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Pa
     """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address."""
     from llm_path.links import LinkCache, LinkResult
 
-    cache = LinkCache(tmp_path / ".cache" / "links.json")
+    cache = LinkCache(tmp_path / ".llm-path-cache" / "links.json")
     checked = "2026-11-20T08:00:00+00:00"
     cache.put(
         LinkResult("https://arxiv.org/abs/1706.03762", "dead", 404, None, "404 Not Found", checked, 0.1)

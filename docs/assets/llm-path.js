@@ -272,8 +272,9 @@
       }
       var current = queue[0];
       position.textContent = current.topic_title + " \u00b7 " + queue.length + " left";
-      question.textContent = current.question;
-      answer.textContent = current.answer;
+      // Sanitised at build time (prose.py): only emphasis, code, http(s) links and MathML.
+      question.innerHTML = current.question_html;
+      answer.innerHTML = current.answer_html;
       answer.hidden = true;
       reveal.hidden = false;
       knewButton.hidden = true;
@@ -307,7 +308,7 @@
     show();
   }
 
-  /* ---------- the week planner: the same algorithm as src/llm_path/plan.py ---------- */
+  /* ---------- the week planner: the same algorithm as src/llm_path/learner/plan.py ---------- */
 
   function isoDay(ms) {
     return new Date(ms).toISOString().slice(0, 10);

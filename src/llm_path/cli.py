@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from llm_path.load import CurriculumError, load_curriculum
-from llm_path.model import Curriculum
+from llm_path.curriculum.load import CurriculumError, load_curriculum
+from llm_path.curriculum.model import Curriculum
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -42,25 +42,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    """Write the generated Markdown pages to a folder, for any static-site engine."""
-    from llm_path.pages import render_data, render_site, write_pages
+    """Write the site's complete source to a folder: pages, notebook pages, data, assets, navigation, tips,
+    and a zensical.toml that builds it."""
+    from llm_path.build.site import NotebookError, build_site_source
+    from llm_path.engines.config import site_config
 
+    config = site_config(
+        args.config, curriculum=args.curriculum, execute_notebooks=False if args.no_notebooks else None
+    )
     try:
-        curriculum = load_curriculum(args.curriculum, _notebooks_dir(args.curriculum))
+        source = build_site_source(config, log=lambda message: print(message, file=sys.stderr))
     except CurriculumError as error:
         return _report(error)
-    pages = {**render_site(curriculum), **render_data(curriculum)}
-    write_pages(pages, args.out)
-    print(f"wrote {len(pages)} pages to {args.out}")
+    except NotebookError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for warning in source.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    count = source.write(args.out)
+    print(f"wrote {len(source.pages)} pages and {count - len(source.pages)} other files to {args.out}")
+    if args.config.is_file():
+        from llm_path.engines.zensical import write_config
+
+        toml = write_config(args.config, args.out.resolve(), source.nav, source.site_description)
+        print(f"wrote {toml}: build it with zensical build -f {toml}")
     return 0
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
     """Execute the notebooks that changed (in parallel), reuse the rest from the cache."""
-    from llm_path.notebooks import NotebookRunner, print_progress
+    from llm_path.notebooks import NotebookRunner, notebook_names, print_progress
 
     source: Path = args.source
-    names = args.names or sorted(p.stem for p in source.glob("*.py") if not p.name.startswith("_"))
+    names = args.names or notebook_names(source)
     missing = [n for n in names if not (source / f"{n}.py").is_file()]
     if missing:
         for name in missing:
@@ -69,10 +83,22 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 2
-    runner = NotebookRunner(source, args.cache, timeout=args.timeout, jobs=args.jobs)
-    results = runner.run(names, progress=print_progress, force=args.force)
+    runner = NotebookRunner(
+        source,
+        args.cache,
+        timeout=args.timeout,
+        notebook_timeout=args.notebook_timeout,
+        output_limit=args.output_limit,
+        jobs=args.jobs,
+    )
+    results = runner.run(
+        names,
+        progress=print_progress,
+        force=args.force,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     failures = [r.failure for r in results if r.failure]
-    for failure in failures:
+    for failure in dict.fromkeys(str(f) for f in failures):  # importers of a failed prepare share its line
         print(failure, file=sys.stderr)
     executed = sum(r.status == "executed" for r in results)
     print(
@@ -95,7 +121,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from llm_path.plan import plan_as_ics, plan_as_json, plan_as_text, plan_data, schedule
+    from llm_path.learner.plan import plan_as_ics, plan_as_json, plan_as_text, plan_data, schedule
 
     curriculum = _load(args.curriculum)
     if curriculum is None:
@@ -124,7 +150,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_cards(args: argparse.Namespace) -> int:
     """Export every study question as an Anki deck or a CSV file, tagged by phase and topic."""
-    from llm_path.cards import cards_csv, cards_data, write_anki
+    from llm_path.learner.cards import cards_csv, cards_data, write_anki
 
     curriculum = _load(args.curriculum)
     if curriculum is None:
@@ -160,6 +186,16 @@ def _date(text: str) -> object:
         ) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-path", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,10 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=cmd_validate)
 
     render = sub.add_parser(
-        "render", help="write the generated Markdown pages", description=cmd_render.__doc__
+        "render", help="write the site's complete source, for any engine", description=cmd_render.__doc__
     )
     render.add_argument("out", type=Path, help="output folder")
-    render.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
+    render.add_argument(
+        "--config", type=Path, default=Path("mkdocs.yml"), help="the site's settings (default: mkdocs.yml)"
+    )
+    render.add_argument(
+        "--curriculum", type=Path, default=None, help="curriculum folder (default: mkdocs.yml's)"
+    )
+    render.add_argument("--no-notebooks", action="store_true", help="leave the notebooks out (no execution)")
     render.set_defaults(run=cmd_render)
 
     notebooks = sub.add_parser(
@@ -188,12 +230,26 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument(
         "--source", type=Path, default=Path("notebooks"), help="folder of notebook sources"
     )
-    notebooks.add_argument("--cache", type=Path, default=Path(".cache/notebooks"), help="cache folder")
+    notebooks.add_argument(
+        "--cache", type=Path, default=Path(".llm-path-cache/notebooks"), help="cache folder"
+    )
     notebooks.add_argument(
         "--jobs", type=int, default=None, help="notebooks run at once (default: number of cores)"
     )
     notebooks.add_argument(
-        "--timeout", type=int, default=300, help="seconds a single cell may run (default: 300)"
+        "--timeout", type=_positive, default=300, help="seconds a single cell may run (default: 300)"
+    )
+    notebooks.add_argument(
+        "--notebook-timeout",
+        type=_positive,
+        default=900,
+        help="seconds a whole notebook may run, kernel start included; also bounds a package's prepare (default: 900)",
+    )
+    notebooks.add_argument(
+        "--output-limit",
+        type=_positive,
+        default=1_000_000,
+        help="bytes one output may keep; the rest is cut with a note (default: 1000000)",
     )
     notebooks.add_argument("--force", action="store_true", help="execute even when the cache is fresh")
     notebooks.set_defaults(run=cmd_notebooks)
@@ -219,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("--curriculum", type=Path, default=Path("curriculum"), help="curriculum folder")
     cards.set_defaults(run=cmd_cards)
 
-    from llm_path import add_resource, schema  # each module registers its own subcommand
+    from llm_path.contribute import add_resource
+    from llm_path.curriculum import schema  # each module registers its own subcommand
 
     schema.add_parser(sub)
     add_resource.add_parser(sub)

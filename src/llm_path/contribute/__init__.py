@@ -1,0 +1,1 @@
+"""Tools for contributors: adding a resource to a topic without disturbing the file."""

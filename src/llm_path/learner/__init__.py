@@ -1,0 +1,1 @@
+"""What learners take away from the site: the week planner and the flashcards."""

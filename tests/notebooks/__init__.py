@@ -1,0 +1,1 @@
+"""Tests of the notebook runner (llm_path.notebooks), one module per module."""
