@@ -42,7 +42,9 @@ INLINE_BUDGET = 4_000
 STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
 SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 ASSET = re.compile(r'<link rel="stylesheet" href="([^"]+)"|<script[^>]*\bsrc="([^"]+)"')
-OUTPUT = re.compile(r'<div class="[^"]*\bjp-OutputArea-output\b[^"]*"[^>]*>(.*?)</div>', re.DOTALL)
+OUTPUT = re.compile(
+    r'<div class="[^"]*\b(?:jp-OutputArea-output|lp-output)\b[^"]*"[^>]*>(.*?)</div>', re.DOTALL
+)
 NOISE = {
     "prompt numbers": re.compile(r"\b(?:In|Out)\s*\[\s*\d*\s*\]:?|\[\d+\]:"),
     '"Copied!"': re.compile(r"Copied!"),

@@ -25,11 +25,17 @@ CATEGORIES = ("accessibility", "best-practices", "seo")
 PAGES = {
     "home": "",
     "phase": "phases/foundations/",
+    "phase-2": "phases/transformers/",
     "topic": "topics/linear-algebra/",
     "notebook": "notebooks/linear-algebra/",
     "resources": "resources/",
     "plan": "plan/",
+    "glossary": "glossary/",
+    "advice": "advice/",
+    "reading-list": "reading-list/",
+    "hand-written": "how-it-works/",
 }
+"""Every page type, and every phase page (the fixture has two)."""
 NOTEBOOK_BUDGET = 100_000
 NOTEBOOK_GZIP_BUDGET = 40_000
 INLINE_BUDGET = 4_000
@@ -47,7 +53,7 @@ def site_url(site: Path) -> Iterator[str]:
         yield url
 
 
-def lighthouse(url: str) -> dict[str, Any]:
+def lighthouse(url: str, categories: tuple[str, ...] = CATEGORIES) -> dict[str, Any]:
     """One Lighthouse run (mobile preset) of the deterministic categories; the report as JSON."""
     if not LIGHTHOUSE.exists():
         pytest.fail(f"Lighthouse is not installed; run `{INSTALL}` in {ROOT} (Node.js and npm are needed)")
@@ -58,7 +64,7 @@ def lighthouse(url: str) -> dict[str, Any]:
             "--quiet",
             "--output=json",
             "--output-path=stdout",
-            f"--only-categories={','.join(CATEGORIES)}",
+            f"--only-categories={','.join(categories)}",
             f"--chrome-flags={' '.join(CHROMIUM_ARGS)}",
         ],
         capture_output=True,
@@ -85,6 +91,20 @@ def test_lighthouse_scores_accessibility_best_practices_and_seo_100(site_url: st
     ]
     assert lost == []
     assert {c: report["categories"][c]["score"] for c in CATEGORIES} == dict.fromkeys(CATEGORIES, 1)
+
+
+@pytest.mark.browser
+def test_lighthouse_scores_the_404_page_100_for_accessibility(site_url: str) -> None:
+    """The page a missing address gets is as accessible as the rest. Lighthouse refuses to audit a 404 response,
+    so it audits the same page at its own address; its search and links are absolute, so it is the same page."""
+    report = lighthouse(site_url + "404.html", ("accessibility",))
+    audits = report["audits"]
+    lost = [
+        ref["id"]
+        for ref in report["categories"]["accessibility"]["auditRefs"]
+        if ref["weight"] and audits[ref["id"]]["score"] is not None and audits[ref["id"]]["score"] < 1
+    ]
+    assert lost == [] and report["categories"]["accessibility"]["score"] == 1
 
 
 @pytest.mark.browser

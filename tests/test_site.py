@@ -47,7 +47,7 @@ def test_topic_page_shows_the_data(site: Path) -> None:
     html = page(site, "topics/attention")
     assert "<h1" in html and "Attention mechanisms" in html
     assert "Selective focus" in html
-    assert "<dt>Query, key, value</dt>" in html
+    assert '<h3 class="lp-concept" id="query-key-value">Query, key, value' in html
     assert 'href="https://arxiv.org/abs/1706.03762"' in html
     assert 'data-type="paper" data-level="advanced" data-free="free"' in html
     assert '<span class="lp-badge lp-paid">paid</span>' in html
@@ -67,41 +67,70 @@ def test_contributor_text_is_inert(site: Path) -> None:
         assert 'href="javascript:alert' not in html
 
 
-def test_phase_page_has_week_by_week_table(site: Path) -> None:
-    """The phase page lists each week with its topics and resources."""
+def test_phase_page_presents_each_week_as_a_unit(site: Path) -> None:
+    """Each week is a section of its own: its focus as a heading, its topics, its resources with type badges, its tasks."""
     html = page(site, "phases/foundations")
-    table = html[html.index("<table>") : html.index("</table>")]
-    assert "<td>1</td>" in table and "<td>Vectors and matrices</td>" in table
-    assert 'href="../../topics/linear-algebra/"' in table
-    assert "Watch 18.06 lectures 1-3." in table
+    weeks = re.findall(r'<section class="lp-week">(.*?)</section>', html, re.DOTALL)
+    assert len(weeks) == 2
+    first, second = weeks
+    assert re.search(r'<h3 id="week-1">Week 1: Vectors and matrices', first)
+    assert 'href="../../topics/linear-algebra/"' in first
+    assert (
+        '<li><a href="https://ocw.mit.edu/courses/mathematics/18-06-linear-algebra-spring-2010/">MIT 18.06 '
+        in first
+    )
+    assert '<span class="lp-badge lp-badge-type">course</span></li>' in first
+    assert "<li>Watch 18.06 lectures 1-3.</li>" in first
+    assert "Week 2: Derivatives" in second and "Work through" not in second, (
+        "a week without resources lists none"
+    )
+    assert "<table>" not in html
     assert "A layer by hand" in html
 
 
 def test_home_draws_the_path_from_the_data(site: Path) -> None:
-    """The home page holds an SVG diagram naming each phase and linking to it, and the tracks."""
+    """The home page's diagram is a box per phase linking to it, its topics linked inside; and the tracks."""
     html = page(site, "")
-    svg = html[
-        html.index('<svg class="lp-diagram"') : html.index("</svg>", html.index('<svg class="lp-diagram"'))
+    diagram = html[
+        html.index('<ol class="lp-diagram"') : html.index("</ol>", html.index('<ol class="lp-diagram"'))
     ]
-    assert "1. Mathematical foundations" in svg and "2. Transformer architecture" in svg
-    assert "Beginner" in html and "0-6 months" in html
+    assert diagram.count('<li class="lp-diagram-phase"') == 2
+    assert '<a class="lp-diagram-title" href="phases/foundations/">' in diagram
+    assert 'Mathematical foundations<span class="lp-diagram-weeks">1-2 weeks · 35 hours</span></a>' in diagram
+    assert (
+        '<li data-progress-topic="t-attention"><a href="topics/attention/">Attention mechanisms</a></li>'
+        in diagram
+    )
+    assert "Beginner" in html and "47 hours · about 3 weeks at 16 hours a week" in html
+
+
+def test_advice_shows_each_piece_with_its_source(site: Path) -> None:
+    """Each piece of advice is a quotation of its own with its source beneath it, not one long quote."""
+    html = page(site, "advice")
+    assert (
+        '<figure class="lp-advice">\n<blockquote><p>Code up any of the main architectures in plain numpy.</p></blockquote>\n'
+        "<figcaption>A learner&#x27;s study notes</figcaption>\n</figure>" in html
+    )
 
 
 def test_navigation_comes_from_the_data(site: Path) -> None:
-    """Phases and their topics appear in the navigation in path order."""
-    html = page(site, "")
-    nav = html[html.index("md-nav--primary") :]
-    positions = [
-        nav.index(title)
-        for title in [
-            "1. Mathematical foundations",
-            "Linear algebra",
-            "Calculus and optimization",
-            "2. Transformer architecture",
-            "Attention mechanisms",
-        ]
+    """Phases and their topics appear in the navigation in path order; each page expands its own phase."""
+
+    def navigation(path: str) -> str:
+        html = page(site, path)
+        return html[html.index("md-nav--primary") : html.index('class="md-content"')]
+
+    first = navigation("topics/linear-algebra")
+    titles = [
+        "1. Mathematical foundations",
+        "Linear algebra",
+        "Calculus and optimization",
+        "2. Transformer architecture",
     ]
+    positions = [first.index(title) for title in titles]
     assert positions == sorted(positions)
+    second = navigation("topics/attention")
+    assert second.index("2. Transformer architecture") < second.index("Attention mechanisms")
 
 
 def test_maths_is_rendered_at_build_time(tmp_path: Path, curriculum: Path) -> None:
@@ -140,7 +169,8 @@ def test_bad_curriculum_stops_the_build_with_located_errors(tmp_path: Path, curr
 
 
 def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Path) -> None:
-    """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address."""
+    """The build reads the link checker's cache: a dead link gets its archived copy, a moved one its new address,
+    and a resource the report does not hold says it was not checked."""
     from llm_path.links import LinkCache, LinkResult
 
     cache = LinkCache(tmp_path / ".llm-path-cache" / "links.json")
@@ -164,3 +194,31 @@ def test_link_checker_report_shows_on_topic_pages(tmp_path: Path, curriculum: Pa
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in html
     assert "Link dead when checked on 2026-11-20" in html
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in html
+    assert html.count('class="lp-health') == 2
+    other = page(tmp_path / "site", "topics/linear-algebra")
+    assert other.count('class="lp-health lp-health-unchecked" data-search-exclude>Link not checked yet.') == 2
+
+
+def test_reading_list_entry_without_a_url_is_a_title_not_a_link(site: Path) -> None:
+    """An entry with no web address starts with its title as a citation: no link, no glossary term inside it."""
+    html = page(site, "reading-list")
+    start = html.rindex("<li>", 0, html.index("Embeddings, a fixture book")) + len("<li>")
+    item = html[start : html.index("</li>", start)]
+    assert item.startswith(
+        '<cite class="lp-offline-title">Embeddings, a fixture book without a web address</cite>'
+    )
+    assert "<a " not in item.split("</cite>", 1)[0]
+
+
+def test_durations_come_from_the_topics_hours(site: Path) -> None:
+    """Home, plan page and phases say the same lengths, all sums of topic hours (20 + 15 + 12) at the phases' pace."""
+    home, plan, phase = page(site, ""), page(site, "plan"), page(site, "phases/foundations")
+    assert "<strong>47</strong> hours" in home
+    assert (
+        "16 hours a week, the pace the phases' week-by-week plans assume (47 hours of topics over 3 planned weeks)"
+        in home
+    )
+    assert '<option value="beginner">Beginner (47 hours)</option>' in plan
+    assert "47 hours in all: about 3 weeks at 16 hours a week" in plan
+    assert 'name="hours" min="1" max="80" value="16"' in plan
+    assert "2 topics · 35 hours" in phase

@@ -95,6 +95,33 @@
       bar.querySelector(".lp-progress-value").textContent = count + " of " + topics.length + " topics done";
       bar.hidden = false;
     });
+    document.querySelectorAll("[data-progress-topic]").forEach(function (item) {
+      markDone(item, item, Boolean(done[item.getAttribute("data-progress-topic")]));
+    });
+    markNavigation(done);
+  }
+
+  /* A check mark (and, for screen readers, the word "done") on what a learner has finished. */
+  function markDone(item, holder, isDone) {
+    item.classList.toggle("lp-is-done", isDone);
+    var mark = holder.querySelector(":scope > .lp-done-mark");
+    if (isDone && !mark) {
+      holder.appendChild(el("span", { class: "lp-done-mark" }, [
+        el("span", { "aria-hidden": "true", text: "\u2713" }), el("span", { class: "lp-visually-hidden", text: " (done)" })]));
+    } else if (!isDone && mark) {
+      mark.remove();
+    }
+  }
+
+  /* The sidebar's links to topic pages show which topics are ticked. */
+  function markNavigation(done) {
+    var topics = siteRoot().pathname + "topics/";
+    document.querySelectorAll(".md-nav--primary a.md-nav__link[href]").forEach(function (link) {
+      var path = new URL(link.getAttribute("href"), location.href).pathname;
+      if (path.indexOf(topics) !== 0) return;
+      var id = path.slice(topics.length).replace(/\/(index\.html)?$/, "");
+      markDone(link, link.querySelector(".md-ellipsis") || link, Boolean(done["t-" + id]));
+    });
   }
 
   function setUpProgress() {
@@ -110,19 +137,40 @@
     document.querySelectorAll("input[data-done]").forEach(function (box) {
       box.addEventListener("change", function () { setDone([box.getAttribute("data-done")], box.checked); });
     });
-    document.querySelectorAll("button[data-mark-before]").forEach(function (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () {
-        fetchJson("data/plan.json").then(function (data) {
-          var index = data.order.indexOf(button.getAttribute("data-mark-before"));
-          var before = index > 0 ? data.order.slice(0, index) : [];
-          setDone(before.map(function (t) { return "t-" + t; }), true);
-          button.textContent = "Marked " + before.length + " earlier topics as known";
-        });
-      });
-    });
+    document.querySelectorAll("button[data-mark-known]").forEach(setUpMarkKnown);
     document.querySelectorAll("[data-progress-tools]").forEach(setUpTransfer);
     showProgress();
+  }
+
+  /* "Mark these topics as known": ticks a topic's prerequisites, all the way down (the page lists them);
+     the same button then undoes exactly what it ticked. */
+  function setUpMarkKnown(button) {
+    var holder = button.parentNode;
+    var status = holder.querySelector("[data-mark-status]");
+    var ids = button.getAttribute("data-mark-known").split(" ").filter(Boolean);
+    var label = button.textContent;
+    var ticked = null;
+    holder.hidden = false;
+    button.addEventListener("click", function () {
+      if (ticked) {
+        setDone(ticked, false);
+        status.textContent = "Unticked " + plural(ticked.length, "topic") + " again.";
+        button.textContent = label;
+        ticked = null;
+        return;
+      }
+      var done = progress().done;
+      ticked = ids.filter(function (id) { return !done[id]; });
+      if (!ticked.length) {
+        ticked = null;
+        status.textContent = "All of them were already ticked.";
+        return;
+      }
+      setDone(ticked, true);
+      status.textContent = "Marked " + plural(ticked.length, "topic") + " as known" +
+        (ticked.length < ids.length ? " (the others were already ticked)." : ".");
+      button.textContent = "Undo";
+    });
   }
 
   function setUpTransfer(tools) {
@@ -137,19 +185,61 @@
     input.addEventListener("change", function () {
       var file = input.files[0];
       if (!file) return;
+      var fail = function (why) {
+        status.textContent = "Could not import " + file.name + ": " + why + " Choose a file made by Export progress.";
+      };
+      if (file.size > 5e6) return fail("it is too large to be a progress file.");
       file.text().then(function (text) {
-        var payload = JSON.parse(text);
-        if (payload.format !== "llm-path-progress" || !payload.progress || typeof payload.progress.done !== "object") {
-          throw new Error("not an llm-path progress file");
+        var payload;
+        try {
+          payload = JSON.parse(text);
+        } catch (error) {
+          return fail("it is not a JSON file.");
         }
-        write(PROGRESS_KEY, { version: 1, done: payload.progress.done });
-        write(CARDS_KEY, payload.cards && typeof payload.cards === "object" ? payload.cards : {});
+        if (!payload || payload.format !== "llm-path-progress" || !payload.progress ||
+            typeof payload.progress.done !== "object" || payload.progress.done === null) {
+          return fail("it is not an llm-path progress file.");
+        }
+        var merged = mergeProgress(payload);
         showProgress();
-        status.textContent = "Imported " + Object.keys(payload.progress.done).length + " finished items.";
-      }).catch(function (error) {
-        status.textContent = "Could not import " + file.name + ": " + error.message + ".";
+        status.textContent = "Imported " + file.name + ": " + plural(merged.added, "finished item") + " added (" +
+          merged.total + " in all), " + plural(merged.updated, "flashcard schedule") + " updated; nothing was removed.";
+      }, function () {
+        fail("the browser could not read it.");
       });
+      input.value = ""; /* the same file can be chosen again */
     });
+  }
+
+  /* Import adds to what this browser has, never replaces it: a finished item keeps its earliest date,
+     a flashcard the schedule of its latest review. */
+  function mergeProgress(payload) {
+    var state = progress();
+    var added = 0;
+    Object.keys(payload.progress.done).forEach(function (id) {
+      var when = payload.progress.done[id];
+      if (typeof when !== "string" || id === "__proto__") return;
+      if (!state.done[id]) added += 1;
+      if (!state.done[id] || when < state.done[id]) state.done[id] = when;
+    });
+    write(PROGRESS_KEY, state);
+    var cards = read(CARDS_KEY);
+    var incoming = payload.cards && typeof payload.cards === "object" ? payload.cards : {};
+    var updated = 0;
+    Object.keys(incoming).forEach(function (id) {
+      var card = incoming[id];
+      if (!card || typeof card.due !== "number" || typeof card.box !== "number" || id === "__proto__") return;
+      if (!cards[id] || String(card.seen || "") > String(cards[id].seen || "")) {
+        cards[id] = { box: card.box, due: card.due, seen: card.seen };
+        updated += 1;
+      }
+    });
+    write(CARDS_KEY, cards);
+    return { added: added, total: Object.keys(state.done).length, updated: updated };
+  }
+
+  function plural(n, noun) {
+    return n + " " + noun + (n === 1 ? "" : "s");
   }
 
   /* ---------- resource filters (state in the URL query) ---------- */
@@ -178,16 +268,57 @@
       if (values.indexOf(params.get(pair[0])) >= 0) select.value = params.get(pair[0]);
       form.appendChild(el("label", {}, [pair[1] + " ", select]));
     });
+    var reset = el("button", { type: "button", class: "lp-link-button lp-filter-reset", text: "Reset filters" });
+    form.appendChild(reset);
     var count = el("output", { class: "lp-filter-count", "aria-live": "polite" });
     form.appendChild(count);
+    var showAll = el("button", { type: "button", class: "lp-link-button", text: "Show all resources" });
+    var empty = el("p", { class: "lp-filter-empty", hidden: "" }, ["No resources match these filters. ", showAll]);
     holder.appendChild(form);
+    holder.appendChild(empty);
     holder.hidden = false;
-    form.addEventListener("change", function () { applyFilters(form, items, count, true); });
+    var view = { form: form, items: items, count: count, empty: empty, reset: reset, holder: holder };
+    form.addEventListener("change", function () { applyFilters(view, true); });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
-    applyFilters(form, items, count, false);
+    [reset, showAll].forEach(function (button) {
+      button.addEventListener("click", function () {
+        FILTERS.forEach(function (pair) { form.elements[pair[0]].value = ""; });
+        applyFilters(view, true);
+        form.elements[FILTERS[0][0]].focus();
+      });
+    });
+    applyFilters(view, false);
   }
 
-  function applyFilters(form, items, count, updateUrl) {
+  /* Headings whose resources are all filtered out go too: a topic's, then a phase's (on the resources page),
+     but never the section holding the filter itself. */
+  function hideEmptySections(holder) {
+    document.querySelectorAll("ul.lp-resources").forEach(function (list) {
+      var empty = !list.querySelector("li.lp-resource:not([hidden])");
+      list.hidden = empty;
+      var heading = list.previousElementSibling;
+      if (heading && /^H[34]$/.test(heading.tagName)) heading.hidden = empty;
+    });
+    document.querySelectorAll(".md-content article h2").forEach(function (heading) {
+      var lists = 0;
+      var shown = 0;
+      var node = heading.nextElementSibling;
+      while (node && node.tagName !== "H2" && node.tagName !== "H1") {
+        if (node === holder || node.contains(holder)) return;
+        if (node.matches("ul.lp-resources")) {
+          lists += 1;
+          if (!node.hidden) shown += 1;
+        }
+        node = node.nextElementSibling;
+      }
+      if (lists) heading.hidden = !shown;
+    });
+  }
+
+  function applyFilters(view, updateUrl) {
+    var form = view.form;
+    var items = view.items;
+    var count = view.count;
     var chosen = {};
     FILTERS.forEach(function (pair) { chosen[pair[0]] = form.elements[pair[0]].value; });
     var shown = 0;
@@ -198,13 +329,10 @@
       item.hidden = !match;
       if (match) shown += 1;
     });
-    document.querySelectorAll("ul.lp-resources").forEach(function (list) {
-      var empty = !list.querySelector("li.lp-resource:not([hidden])");
-      list.hidden = empty;
-      var heading = list.previousElementSibling;
-      if (heading && /^H[34]$/.test(heading.tagName)) heading.hidden = empty;
-    });
+    hideEmptySections(view.holder);
     count.textContent = "Showing " + shown + " of " + items.length + " resources";
+    view.empty.hidden = shown > 0;
+    view.reset.hidden = !FILTERS.some(function (pair) { return chosen[pair[0]]; });
     if (updateUrl) {
       var params = new URLSearchParams(location.search);
       FILTERS.forEach(function (pair) {
@@ -434,11 +562,11 @@
     write(PLAN_KEY, { track: track, start: start, hours: hours });
     fetchJson("data/plan.json").then(function (data) {
       var weeks = schedule(data, track, start, hours);
-      renderPlan(data, track, weeks);
+      renderPlan(data, track, weeks, hours);
     });
   }
 
-  function renderPlan(data, trackId, weeks) {
+  function renderPlan(data, trackId, weeks, hoursPerWeek) {
     var root = siteRoot();
     var output = document.querySelector("[data-plan-output]");
     var done = progress().done;
@@ -448,37 +576,39 @@
     });
     output.textContent = "";
     output.setAttribute("data-plan-json", JSON.stringify(weeks));
-    var table = el("table", { class: "lp-plan-table" });
-    table.appendChild(el("thead", {}, [el("tr", {}, ["Week", "Dates", "Topics", "Resources", "Notebook"].map(function (h) {
+    var headings = ["Week", "Dates", "Topics", "Resources", "Notebook"];
+    var table = el("table");
+    table.appendChild(el("thead", {}, [el("tr", {}, headings.map(function (h) {
       return el("th", { scope: "col", text: h });
     }))]));
+    function cell(column, items) {
+      var td = el("td", { "data-label": headings[column] });
+      if (typeof items === "string") td.textContent = items;
+      else if (items.length) td.appendChild(el("ul", { class: "lp-plan-list" }, items.map(function (item) { return el("li", {}, item); })));
+      return td;
+    }
     var body = el("tbody");
     weeks.forEach(function (week) {
-      var topics = el("td");
-      week.topics.forEach(function (pair, i) {
+      var topics = week.topics.map(function (pair) {
         var topic = data.topics[pair[0]];
-        if (i) topics.appendChild(el("br"));
-        topics.appendChild(el("a", { href: new URL(topic.page, root).href, text: topic.title }));
-        topics.appendChild(document.createTextNode(" (" + pair[1] + " h)" + (done["t-" + pair[0]] ? " \u2713" : "")));
+        return [el("a", { href: new URL(topic.page, root).href, text: topic.title }),
+          " (" + pair[1] + " h)" + (done["t-" + pair[0]] ? " \u2713" : "")];
       });
-      var links = el("td");
-      week.resources.forEach(function (id, i) {
-        if (i) links.appendChild(el("br"));
-        links.appendChild(el("a", { href: resources[id].url, text: resources[id].title }));
+      var links = week.resources.map(function (id) {
+        return [el("a", { href: resources[id].url, text: resources[id].title })];
       });
-      var notebooks = el("td");
-      week.notebooks.forEach(function (id, i) {
-        if (i) notebooks.appendChild(el("br"));
-        notebooks.appendChild(el("a", { href: new URL(data.topics[id].notebook, root).href, text: data.topics[id].title }));
+      var notebooks = week.notebooks.map(function (id) {
+        return [el("a", { href: new URL(data.topics[id].notebook, root).href, text: data.topics[id].title })];
       });
-      body.appendChild(el("tr", {}, [el("td", { text: String(week.week) }),
-        el("td", { text: week.start + " to " + week.end }), topics, links, notebooks]));
+      body.appendChild(el("tr", {}, [cell(0, String(week.week)), cell(1, week.start + " to " + week.end),
+        cell(2, topics), cell(3, links), cell(4, notebooks)]));
     });
     table.appendChild(body);
-    output.appendChild(el("div", { class: "md-typeset__scrollwrap" }, [el("div", { class: "md-typeset__table" }, [table])]));
+    output.appendChild(el("div", { class: "md-typeset__scrollwrap lp-plan" }, [el("div", { class: "md-typeset__table" }, [table])]));
     var track = data.tracks.filter(function (t) { return t.id === trackId; })[0];
-    document.querySelector("[data-plan-summary]").textContent = track.title + ": " + weeks.length +
-      " weeks, from " + weeks[0].start + " to " + weeks[weeks.length - 1].end + ".";
+    document.querySelector("[data-plan-summary]").textContent = track.title + ", " + track.hours + " hours: " +
+      weeks.length + (weeks.length === 1 ? " week" : " weeks") + " at " + hoursPerWeek + " hours a week, from " +
+      weeks[0].start + " to " + weeks[weeks.length - 1].end + ".";
     var actions = document.querySelector("[data-plan-actions]");
     actions.hidden = false;
     var button = actions.querySelector("[data-plan-ics]");
@@ -514,6 +644,93 @@
     });
   }
 
+  /* ---------- glossary tips: kept inside the viewport when shown, closed by Escape ---------- */
+
+  var TIP_MARGIN = 12; /* px between a tip and the viewport's edge */
+
+  function placeTip(wrap) {
+    var tip = wrap.querySelector(".lp-tip");
+    if (!tip) return;
+    tip.style.left = "0px";
+    var width = document.documentElement.clientWidth;
+    var box = tip.getBoundingClientRect();
+    if (!box.width) return; /* not shown */
+    var shift = Math.min(0, width - TIP_MARGIN - box.right);
+    shift = Math.max(shift, TIP_MARGIN - box.left);
+    tip.style.left = shift + "px";
+  }
+
+  function setUpTips() {
+    document.addEventListener("focusin", function (event) {
+      var wrap = event.target.closest && event.target.closest(".lp-term-wrap");
+      if (wrap) {
+        wrap.classList.remove("lp-tip-dismissed");
+        placeTip(wrap);
+      }
+    });
+    document.addEventListener("mouseover", function (event) {
+      var wrap = event.target.closest && event.target.closest(".lp-term-wrap");
+      if (wrap && !wrap.contains(event.relatedTarget)) {
+        wrap.classList.remove("lp-tip-dismissed");
+        placeTip(wrap);
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      document.querySelectorAll(".lp-term-wrap").forEach(function (wrap) {
+        if (wrap.matches(":hover") || wrap.contains(document.activeElement)) wrap.classList.add("lp-tip-dismissed");
+      });
+    });
+  }
+
+  /* ---------- search results: every link highlights what was searched ---------- */
+
+  /* The theme links a page whose own text did not match (only its sections did) with an empty ?h=, so the
+     page opens with nothing highlighted: give it the words its sections matched, or the query's. */
+  var observedResults = [];
+
+  function fillHighlight(item) {
+    var links = item.querySelectorAll("a.md-search-result__link");
+    var words = [];
+    links.forEach(function (link) {
+      (new URL(link.href).searchParams.get("h") || "").split(" ").forEach(function (word) {
+        if (word && words.indexOf(word) < 0) words.push(word);
+      });
+    });
+    if (!words.length) {
+      var input = document.querySelector(".md-search__input");
+      words = (input ? input.value : "").toLowerCase().split(/[\s\-]+/).filter(Boolean);
+    }
+    links.forEach(function (link) {
+      var url = new URL(link.href);
+      if (!url.searchParams.has("h") || url.searchParams.get("h")) return;
+      if (words.length) url.searchParams.set("h", words.join(" "));
+      else url.searchParams.delete("h");
+      link.href = url.href;
+    });
+  }
+
+  function setUpSearchLinks() {
+    var list = document.querySelector(".md-search-result__list");
+    if (!list || observedResults.indexOf(list) >= 0) return;
+    observedResults.push(list);
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) { if (node.nodeType === 1) fillHighlight(node); });
+      });
+    }).observe(list, { childList: true });
+  }
+
+  /* ---------- what is wider than its column scrolls in its own box: let a keyboard reach it ---------- */
+
+  /* Maths (llm-path.css) and tables (the theme's scroll wrapper, notebook tables included) that overflow
+     become focusable, so they can be scrolled without a mouse (axe: scrollable-region-focusable). */
+  function setUpWideBoxes() {
+    document.querySelectorAll(".md-typeset math:not([tabindex]), .md-typeset__scrollwrap:not([tabindex])").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+    });
+  }
+
   /* ---------- start ---------- */
 
   function init() {
@@ -522,9 +739,12 @@
     setUpDrills();
     setUpPlanner();
     setUpDiagrams();
+    setUpWideBoxes();
+    setUpSearchLinks();
   }
 
   window.llmPath = { schedule: schedule, planIcs: planIcs };
+  setUpTips(); /* listens on the document, which outlives instant navigation: once per load */
   if (window.document$ && typeof window.document$.subscribe === "function") {
     window.document$.subscribe(init);
   } else if (document.readyState === "loading") {

@@ -39,14 +39,14 @@ class Recipe:
 
     corpus_bytes: int = 6_000_000
     validation_fraction: float = 0.1
-    vocab_size: int = 4096
+    vocab_size: int = 1024
     """Tokens, the specials included; the model's vocab_size is set to the tokenizer's."""
     model: GPTConfig = field(
-        default_factory=lambda: GPTConfig.modern(4096, context=256, d_model=192, n_layers=4, n_heads=6)
+        default_factory=lambda: GPTConfig.modern(1024, context=256, d_model=128, n_layers=4, n_heads=4)
     )
     training: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=800, batch_size=8, lr=4e-3, min_lr=4e-4, warmup_steps=40, eval_every=100, eval_windows=48
+            steps=1500, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_steps=50, eval_every=250, eval_windows=48
         )
     )
     seed: int = 0
@@ -70,8 +70,10 @@ RECIPE = Recipe()
 
 
 def cache_root() -> Path:
-    """$LLM_PATH_CACHE, or ~/.cache/llm-path."""
-    return Path(os.environ.get("LLM_PATH_CACHE") or Path.home() / ".cache" / "llm-path")
+    """$LLM_PATH_CACHE, or ~/.cache/llm-path, as an absolute path."""
+    return (
+        Path(os.environ.get("LLM_PATH_CACHE") or Path.home() / ".cache" / "llm-path").expanduser().resolve()
+    )
 
 
 def source_digest() -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
+import pytest
+
 from llm_path.build.pages import LinkHealth, SiteOptions, navigation, render_site, total_weeks
+from llm_path.build.prose import plain_markup
 from llm_path.curriculum.load import load_curriculum
 
 
@@ -62,13 +66,17 @@ def test_link_health_is_shown(curriculum: Path) -> None:
     assert 'href="https://web.archive.org/web/https://arxiv.org/abs/1706.03762"' in attention
     assert "Link dead when checked on 2026-11-20" in attention
     assert 'Moved: now at <a href="https://huggingface.co/learn">' in attention
-    assert "Checked on 2026-11-21." in pages["topics/calculus/index.md"]
+    assert "Link checked on 2026-11-21." in pages["topics/calculus/index.md"]
 
 
-def test_no_report_changes_nothing(curriculum: Path) -> None:
-    """Without a link report, no health mark appears."""
-    pages = render_site(load_curriculum(curriculum))
-    assert "lp-health" not in "".join(pages.values())
+def test_without_a_report_every_resource_says_it_was_not_checked(curriculum: Path) -> None:
+    """Without a link report, each resource says honestly that its link was not checked, and claims nothing else."""
+    curriculum_data = load_curriculum(curriculum)
+    text = "".join(render_site(curriculum_data).values())
+    resources = sum(len(t.resources) for t in curriculum_data.topics.values())
+    resource_pages = 2  # each resource is listed on its topic page and on the resources page
+    assert text.count("Link not checked yet.") == resources * resource_pages
+    assert "checked on" not in text.lower().replace("not checked yet", "")
 
 
 def test_edit_links_point_at_the_yaml_file(curriculum: Path) -> None:
@@ -82,3 +90,33 @@ def test_edit_links_point_at_the_yaml_file(curriculum: Path) -> None:
         "(https://github.com/o/r/edit/main/curriculum/phases/01-foundations.yml)"
         in pages["phases/foundations/index.md"]
     )
+
+
+def test_mark_known_ticks_the_prerequisites_all_the_way_down(curriculum: Path) -> None:
+    """The button ticks a topic's prerequisites and theirs (not every earlier topic), and says how many."""
+    attention = curriculum / "topics/attention.yml"
+    text = attention.read_text()
+    attention.write_text(
+        text.replace("prerequisites: [linear-algebra, calculus]", "prerequisites: [calculus]")
+    )
+    page = render_site(load_curriculum(curriculum))["topics/attention/index.md"]
+    assert 'data-mark-known="t-linear-algebra t-calculus">Mark these 2 topics as known</button>' in page
+    assert "and what they build on: [Linear algebra](../linear-algebra/index.md)." in page
+    attention.write_text(
+        text.replace("prerequisites: [linear-algebra, calculus]", "prerequisites: [linear-algebra]")
+    )
+    page = render_site(load_curriculum(curriculum))["topics/attention/index.md"]
+    assert 'data-mark-known="t-linear-algebra">Mark this topic as known</button>' in page, (
+        "calculus is earlier, not needed"
+    )
+    assert "data-mark-known" not in render_site(load_curriculum(curriculum))["topics/linear-algebra/index.md"]
+
+
+@pytest.mark.parametrize(
+    "title", ["Let's build GPT", 'The "Attention" paper', "Fish & chips #1", "A <b> tag's #2"]
+)
+def test_titles_show_exactly_as_typed(title: str) -> None:
+    """A title's apostrophes, quotes, ampersands and hashes come back as themselves, never as visible references."""
+    shown = str(plain_markup(title))
+    assert html.unescape(shown) == title
+    assert "&&" not in shown and "<" not in shown

@@ -117,6 +117,15 @@ BAD_EDITS = [
         ],
     ),
     (
+        "retired-key-says-why",
+        "path.yml",
+        "    title: Beginner\n",
+        "    title: Beginner\n    duration: 0-6 months\n",
+        [
+            "path.yml:11:5: tracks[0].duration: 'duration' is no longer a key here; a track's length is the sum of its topics' hours, which the site shows; delete this line"
+        ],
+    ),
+    (
         "bad-enum",
         "topics/attention.yml",
         "type: paper",
@@ -139,9 +148,10 @@ BAD_EDITS = [
         "id: attn",
         [
             "phases/02-transformers.yml:7:10: topics[0]: no topic 'attention' in topics/; known ids: calculus, linear-algebra",
-            "path.yml:13:40: tracks[0].topics[2]: no topic 'attention'; known ids: calculus, linear-algebra",
+            "path.yml:12:40: tracks[0].topics[2]: no topic 'attention'; known ids: calculus, linear-algebra",
             "topics/attention.yml:2:5: id: 'attn' does not match the file name; write 'id: attention' or rename the file to attn.yml",
             "glossary.yml:5:12: terms[0].topic: no topic 'attention'; known ids: calculus, linear-algebra",
+            "glossary.yml:11:12: terms[2].topic: no topic 'attention'; known ids: calculus, linear-algebra",
         ],
     ),
     (

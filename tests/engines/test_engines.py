@@ -39,6 +39,7 @@ def build(engine: str, tmp: Path, config: Path) -> Path:
             capture_output=True, text=True, cwd=tmp, timeout=600, check=False,
         )  # fmt: skip
         assert render.returncode == 0, render.stderr
+        assert " executed in " not in render.stderr, "render reuses the notebooks the MkDocs build executed"
         result = subprocess.run(
             [str(BIN / "zensical"), "build", "--strict", "--clean", "--config-file", "zensical.toml"],
             capture_output=True, text=True, cwd=source, timeout=600, check=False,
@@ -99,9 +100,9 @@ def test_maths_tips_and_edit_links_agree_across_engines(sites: dict[str, Path]) 
     for engine, site in sites.items():
         page = (site / "topics/linear-algebra/index.html").read_text(encoding="utf-8")
         assert (count(r"<math\b", page), count(r'class="lp-term"', page)) == (maths, tips), engine
-        assert "https://github.com/llm-path/llm-path/edit/main/curriculum/topics/linear-algebra.yml" in page, (
-            engine
-        )
+        assert (
+            "https://github.com/llm-path/llm-path/edit/main/curriculum/topics/linear-algebra.yml" in page
+        ), engine
         assert "arithmatex" not in page, f"{engine}: LaTeX left unrendered"
 
 

@@ -30,17 +30,24 @@ def test_site_shows_executed_notebook_with_outputs_and_figure(tmp_path: Path, cu
     assert "https://colab.research.google.com/github/" in topic
 
 
-def test_notebook_page_has_its_toolbar_and_an_index_lists_every_notebook(tmp_path: Path, curriculum: Path) -> None:
+def test_notebook_page_has_its_toolbar_and_an_index_lists_every_notebook(
+    tmp_path: Path, curriculum: Path
+) -> None:
     """Colab, the .ipynb, the topic, an edit link and when and with what it ran; the Notebooks tab opens on an index."""
     site = build_site(tmp_path, curriculum)
     page = (site / "notebooks/linear-algebra/index.html").read_text()
     bar = page.split('class="lp-notebook-bar"', 1)[1].split("</div>", 1)[0]
-    assert 'href="https://colab.research.google.com/github/llm-path/llm-path/blob/gh-pages/notebooks/linear-algebra/linear-algebra.ipynb"' in bar
+    assert (
+        'href="https://colab.research.google.com/github/llm-path/llm-path/blob/gh-pages/notebooks/linear-algebra/linear-algebra.ipynb"'
+        in bar
+    )
     assert 'href="linear-algebra.ipynb" download' in bar
     assert 'href="../../topics/linear-algebra/"' in bar
     assert 'href="https://github.com/llm-path/llm-path/edit/main/notebooks/linear-algebra.py"' in bar
     facts = html.unescape(bar)
-    assert re.search(r"Executed on \d{4}-\d\d-\d\d with Python 3\.\d+\.\d+ and torch [\d.]+\S*, in \d+ s", facts), facts
+    assert re.search(
+        r"Executed on \d{4}-\d\d-\d\d with Python 3\.\d+\.\d+ and torch [\d.]+\S*, in \d+ s", facts
+    ), facts
     index = (site / "notebooks/index.html").read_text()
     assert 'href="linear-algebra/"' in index and 'href="../topics/linear-algebra/"' in index
     tab = page.split('class="md-tabs__list"', 1)[1].split("</ul>", 1)[0]

@@ -39,6 +39,25 @@ def test_a_huge_error_message_is_quoted_on_one_short_line(tmp_path: Path) -> Non
     assert "\n" not in failure and len(failure) < 300
 
 
+def test_kernels_started_together_talk_over_their_own_sockets(tmp_path: Path) -> None:
+    """Twelve kernels at once all start: each uses Unix sockets in its scratch folder, so none can take another's TCP port."""
+    names = [f"n{i}" for i in range(12)]
+    for name in names:
+        notebook(
+            tmp_path / "src",
+            name,
+            "import json, os\nfrom ipykernel.connect import get_connection_info\n"
+            "info = json.loads(get_connection_info())\nprint(info['transport'], info['ip'].startswith(os.getcwd()))",
+        )
+    results = NotebookRunner(tmp_path / "src", tmp_path / "cache", jobs=12).run(names)
+    assert [r.failure for r in results] == [None] * 12
+    for result in results:
+        view = nbformat.read(result.view, as_version=4)
+        assert [o["text"] for cell in view.cells if cell.cell_type == "code" for o in cell.outputs] == [
+            "ipc True\n"
+        ]
+
+
 def test_cell_time_limit(tmp_path: Path) -> None:
     """A cell running past the limit fails the same way, naming the limit."""
     notebook(tmp_path / "src", "slow", "import time\ntime.sleep(60)")

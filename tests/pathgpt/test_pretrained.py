@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import NOTEBOOKS
 from pathgpt import GPTConfig, TrainConfig, pretrained
 from pathgpt.pretrained import Recipe, artifact_dir, load_history, load_pretrained, load_tokens, prepare
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 TINY = Recipe(
     corpus_bytes=300_000,

@@ -18,6 +18,8 @@ from typing import Any
 
 from markdown import Extension, Markdown
 from markdown.postprocessors import Postprocessor
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
 
 from llm_path.build.maths import render_arithmatex, to_mathml
 from llm_path.build.tips import Tip, TipLinker
@@ -60,16 +62,51 @@ def finish_toc(tokens: list[dict[str, Any]]) -> None:
             token["html"] = render_arithmatex(token["html"])
             if "<math" in token["html"] or "<code" in token["html"]:
                 token["name"] = token["html"]
+            else:
+                token["name"] = re.sub(r"<[^>]+>", "", token["html"])
         finish_toc(token.get("children", []))
 
 
+class _Phase:
+    """Whether the postprocessors are running over the whole page yet.
+
+    Python-Markdown's toc runs every postprocessor over each heading while it builds the table of
+    contents, before the page itself is done; tips there would end up in the headings' ids.
+    """
+
+    def __init__(self) -> None:
+        self.whole_page = False
+
+
+class _Start(Preprocessor):
+    def __init__(self, md: Markdown, phase: _Phase) -> None:
+        super().__init__(md)
+        self.phase = phase
+
+    def run(self, lines: list[str]) -> list[str]:
+        self.phase.whole_page = False
+        return lines
+
+
+class _TreeDone(Treeprocessor):
+    def __init__(self, md: Markdown, phase: _Phase) -> None:
+        super().__init__(md)
+        self.phase = phase
+
+    def run(self, root: Any) -> None:
+        self.phase.whole_page = True
+
+
 class _Finish(Postprocessor):
-    def __init__(self, md: Markdown, linker: TipLinker | None, glossary_href: str) -> None:
+    def __init__(self, md: Markdown, linker: TipLinker | None, glossary_href: str, phase: _Phase) -> None:
         super().__init__(md)
         self.linker = linker
         self.glossary_href = glossary_href
+        self.phase = phase
 
     def run(self, text: str) -> str:
+        if not self.phase.whole_page:  # a heading, for the table of contents: finish_toc sees to it
+            return text
         finish_toc(getattr(self.md, "toc_tokens", []))
         return finish_page(text, self.linker, self.glossary_href)
 
@@ -89,8 +126,13 @@ class LlmPathExtension(Extension):
         tips = self.getConfig("tips")
         if self._linker is None and tips:
             self._linker = tip_linker(tips)
+        phase = _Phase()
+        md.preprocessors.register(_Start(md, phase), "llm_path_start", 1000)
+        md.treeprocessors.register(_TreeDone(md, phase), "llm_path_tree_done", -1000)
         # Last: after raw HTML is back in place (priority 30), so tips and maths see the whole page.
-        md.postprocessors.register(_Finish(md, self._linker, self.getConfig("glossary")), "llm_path", 1)
+        md.postprocessors.register(
+            _Finish(md, self._linker, self.getConfig("glossary"), phase), "llm_path", 1
+        )
 
 
 def makeExtension(**kwargs: Any) -> LlmPathExtension:  # Python-Markdown's entry point

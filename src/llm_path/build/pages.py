@@ -27,7 +27,7 @@ from llm_path.curriculum.model import Curriculum, Phase, Resource, ResourceType,
 from llm_path.curriculum.text import Prose
 from llm_path.files import write_atomic
 from llm_path.learner.cards import cards_data
-from llm_path.learner.plan import plan_data
+from llm_path.learner.plan import plan_data, study_hours, study_pace, weeks_at
 
 TYPE_HEADINGS = {
     ResourceType.course: "Courses",
@@ -127,6 +127,16 @@ def _relative(target: str, source: str) -> str:
     return os.path.relpath(target, os.path.dirname(source) or ".").replace(os.sep, "/")
 
 
+def page_url(target: str, source: str) -> str:
+    """A link for raw HTML from page `source` to page `target` (both Markdown paths), as directory URLs.
+
+    'topics/x.md' and 'topics/x/index.md' name the same page (see `page_file`)."""
+    directory = target.removesuffix(".md").removesuffix("index").rstrip("/")
+    base = source.removesuffix(".md").removesuffix("index") + "/"
+    relative = os.path.relpath(directory or ".", base.rstrip("/") or ".").replace(os.sep, "/")
+    return "./" if relative == "." else relative + "/"
+
+
 def _group_by_type(resources: list[Resource]) -> list[tuple[str, list[Resource]]]:
     return [
         (heading, [r for r in resources if r.type == kind])
@@ -159,12 +169,9 @@ class _Renderer:
             return Markup(html.escape(_relative(target, page)))
 
         def url(target: str) -> Markup:
-            """A link for raw HTML, which engines treat differently, between page folders (see `page_file`)."""
-            if target.endswith("index.md"):
-                target = posixpath.dirname(target) + "/" if posixpath.dirname(target) else "./"
-            link = _relative(target, page)
+            """A link for raw HTML, which engines treat differently (see `page_file`): to a page or to a file."""
             return Markup(
-                html.escape(link + "/" if target.endswith("/") and not link.endswith("/") else link)
+                html.escape(page_url(target, page) if target.endswith(".md") else _relative(target, page))
             )
 
         return ENV.get_template(template).render(
@@ -181,6 +188,10 @@ class _Renderer:
             edit_url=self.edit_url,
             order=self.order,
             slug=slugify,
+            hours_of=lambda topics: study_hours(self.c, topics),
+            pace=study_pace(self.c),
+            weeks_at=weeks_at,
+            planned_weeks=sum(len(p.schedule) for p in self.c.phases),
             **context,
         )
 
@@ -198,7 +209,11 @@ class _Renderer:
             "index.md",
             source="path.yml",
             total_weeks=total_weeks(self.c),
-            diagram=Markup(path_diagram(self.c)),
+            diagram=path_diagram(
+                self.c,
+                href=lambda target: html.escape(page_url(target, "index.md")),
+                hours=lambda topics: study_hours(self.c, topics),
+            ),
         )
 
     def phase(self, phase: Phase) -> str:

@@ -22,7 +22,11 @@ from llm_path.build.maths import MATHML_ATTRIBUTES, MATHML_TAGS, to_mathml
 from llm_path.curriculum.text import CODE, MATHS
 
 PROSE_TAGS = {"em", "strong", "code", "a", *MATHML_TAGS}
-PROSE_ATTRIBUTES = {"a": {"href"}, **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS}}
+PROSE_ATTRIBUTES = {
+    "a": {"href"},
+    **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
+    "math": MATHML_ATTRIBUTES | {"tabindex"},  # display maths scrolls, so a keyboard must reach it (maths.py)
+}
 
 _MARKDOWN_ACTIVE = {char: f"&#{ord(char)};" for char in "\\`*_{}[]|$~^#!<>&\"'" if char not in "<>&\"'"}
 """Characters some Markdown extension of the page may act on; written as character references they are only text."""
@@ -35,8 +39,15 @@ _TAG_OR_TEXT = re.compile(r"(<[^>]*>)|([^<]+)")
 
 
 def _protect_inner(text: str) -> str:
-    """Active characters as character references; an underscore inside a word (d_k, snake_case) starts nothing."""
-    text = "".join(_MARKDOWN_ACTIVE.get(char, char) if char != "_" else char for char in text)
+    """Active characters as character references; an underscore inside a word (d_k, snake_case) starts nothing.
+
+    The text is HTML-escaped already, so '&#' only ever opens a character reference ('&#x27;' for an
+    apostrophe): its '#' is left alone, or the reference would show as text.
+    """
+    text = "".join(
+        char if char == "_" or (char == "#" and text[i - 1 : i] == "&") else _MARKDOWN_ACTIVE.get(char, char)
+        for i, char in enumerate(text)
+    )
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", "&#95;", text)
 
 
@@ -117,4 +128,6 @@ def _escape_block_start(text: str) -> str:
     numbered = re.match(r"^(\d+)([.)])", text)
     if numbered:
         return numbered.group(1) + "\\" + text[numbered.end(1) :]
-    return "\\" + text if text[:1] in ("-", "+", "*", "#", ">") else text
+    if re.match(r"^(?:[-+*]|#{1,6})(?:\s|$)|^>", text):
+        return "\\" + text
+    return text

@@ -35,6 +35,7 @@ from llm_path.curriculum.load import load_curriculum
 from llm_path.curriculum.model import Curriculum
 from llm_path.curriculum.text import is_http_url
 from llm_path.files import write_atomic
+from llm_path.notebooks import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, DEFAULT_OUTPUT_LIMIT
 
 MERMAID = "assets/vendor/mermaid.min.js"
 """Where the site serves Mermaid from (llm-path.js loads it only on pages with a diagram)."""
@@ -58,9 +59,10 @@ class SiteConfig:
     mermaid: Path
     repo_url: str | None = None
     execute_notebooks: bool = True
-    cell_timeout: int = 300
-    notebook_timeout: int = 900
-    output_limit: int = 1 << 20
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
+    notebook_timeout: int = DEFAULT_NOTEBOOK_TIMEOUT
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    """The runner's limits; the output limit is part of every notebook's cache key, so every engine must agree."""
 
 
 @dataclass

@@ -34,13 +34,14 @@ SKIP = {
     "title",
     "kbd",
     "figcaption",
+    "cite",
     "dt",
     "th",
     "nav",
 }
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NO_TIPS = "data-no-tips"
-"""An element with this attribute gets no tips inside it (the glossary page itself)."""
+"""An attribute that keeps an element's text free of glossary links (the glossary page itself, the home page's tagline)."""
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 TOKEN = re.compile(r"<!--.*?-->|<[^>]+>|[^<]+", re.DOTALL)
 TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)")
 
@@ -60,27 +61,37 @@ def slugify(term: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", term.casefold()).strip("-")
 
 
+def is_case_sensitive(name: str) -> bool:
+    """Acronym-like names (a capital after a word's first letter: ZeRO, LoRA, GPT, KL divergence) match only as written.
+
+    So the word "zero" is not ZeRO, while "softmax" and "Kullback-Leibler divergence" match in any case.
+    """
+    return re.search(r"\w[A-Z]", name) is not None
+
+
 class TipLinker:
     """Rewrites page HTML; build once per site, apply to each page."""
 
     def __init__(self, tips: Iterable[Tip]) -> None:
-        self.by_name: dict[str, Tip] = {}
+        self.exact: dict[str, Tip] = {}
+        self.folded: dict[str, Tip] = {}
         for tip in tips:
             for name in tip.names:
-                self.by_name.setdefault(name.casefold(), tip)
-        names = sorted(self.by_name, key=len, reverse=True)
-        self.pattern = (
-            re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])", re.IGNORECASE)
-            if names
-            else None
-        )
+                if is_case_sensitive(name):
+                    self.exact.setdefault(name, tip)
+                else:
+                    self.folded.setdefault(name.casefold(), tip)
+        names = sorted([*self.exact, *self.folded], key=len, reverse=True)
+        alternatives = (re.escape(n) if n in self.exact else f"(?i:{re.escape(n)})" for n in names)
+        self.pattern = re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-])") if names else None
 
     def link(self, page_html: str, glossary_href: str) -> str:
         """Wrap the first mention of each term outside links, code, headings, maths and `data-no-tips` elements."""
         if self.pattern is None:
             return page_html
         used: set[str] = set()
-        stack: list[str] = []
+        stack: list[tuple[str, bool]] = []
+        """Open elements: (tag name, whether terms inside it stay unlinked)."""
         out: list[str] = []
         for token in TOKEN.findall(page_html):
             if token.startswith("<"):
@@ -88,13 +99,13 @@ class TipLinker:
                 if match and not token.startswith("<!"):
                     closing, name = match.group(1) == "/", match.group(2).lower()
                     if closing:
-                        if any(entry.split()[0] == name for entry in stack):
-                            while stack and stack.pop().split()[0] != name:
+                        if any(open_name == name for open_name, _ in stack):
+                            while stack and stack.pop()[0] != name:
                                 pass
                     elif name not in VOID and not token.endswith("/>"):
-                        stack.append(f"{name} {NO_TIPS}" if NO_TIPS in token else name)
+                        stack.append((name, name in SKIP or NO_TIPS in token))
                 out.append(token)
-            elif any(tag in SKIP or tag.endswith(NO_TIPS) for tag in stack):
+            elif any(skip for _, skip in stack):
                 out.append(token)
             else:
                 out.append(self._link_text(token, used, glossary_href))
@@ -105,7 +116,7 @@ class TipLinker:
         pieces: list[str] = []
         position = 0
         for match in self.pattern.finditer(text):
-            tip = self.by_name[match.group(1).casefold()]
+            tip = self.exact.get(match.group(1)) or self.folded[match.group(1).casefold()]
             if tip.slug in used:
                 continue
             used.add(tip.slug)

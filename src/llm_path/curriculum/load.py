@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from llm_path.curriculum.checks import PHASE_FILE, LoadedFiles, cross_check
 from llm_path.curriculum.located import CurriculumError, Document, Loc, Problem, format_loc
 from llm_path.curriculum.model import (
+    RETIRED_KEYS,
     AdviceList,
     Curriculum,
     Glossary,
@@ -288,6 +289,9 @@ def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[Loc, str, b
         name = str(loc[-1])
         parent_model = _model_at(model, loc[:-1])
         allowed = _allowed_keys(parent_model) if parent_model else []
+        retired = RETIRED_KEYS.get(parent_model, {}) if parent_model else {}
+        if name in retired:
+            return loc, f"{prefix}{quote(name)} is no longer a key here; {retired[name]}", True
         close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(allowed)
         return loc, f"{prefix}unknown key {quote(name)}; {hint}", True

@@ -229,12 +229,18 @@ class Track(Model):
     """e.g. 'beginner'."""
     title: TitleText
     """e.g. 'Beginner'."""
-    duration: TitleText
-    """How long it usually takes, e.g. '0-6 months'."""
     description: ProseText
-    """Who it is for and what it focuses on."""
+    """Who it is for and what it focuses on. Its length is not written here: the site sums its topics' hours."""
     topics: Annotated[list[Slug], Field(min_length=1)]
     """Ids of the topics it covers, in order."""
+
+
+RETIRED_KEYS: dict[type[BaseModel], dict[str, str]] = {
+    Track: {
+        "duration": "a track's length is the sum of its topics' hours, which the site shows; delete this line"
+    },
+}
+"""Keys the models once had, with what to do instead: an old file gets a reason, not just 'unknown key'."""
 
 
 class Path(Model):
@@ -346,3 +352,14 @@ class Curriculum(Model):
     def ordered_topics(self) -> list[Topic]:
         """Every topic in path order: phase by phase, topic by topic."""
         return [self.topics[topic_id] for phase in self.phases for topic_id in phase.topics]
+
+    def all_prerequisites(self, topic_id: str) -> list[str]:
+        """The topics to know before this one: its prerequisites, theirs, and so on, in path order."""
+        wanted: set[str] = set()
+        stack = list(self.topics[topic_id].prerequisites)
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                stack.extend(self.topics[current].prerequisites)
+        return [t.id for t in self.ordered_topics() if t.id in wanted]

@@ -95,10 +95,17 @@ class _Rule:
 
 
 MATHS = re.compile(
-    r"(?<![\\$])\$\$(?P<block>.+?)\$\$|(?<![\\$])\$(?![\s$])(?P<inline>(?:\\.|[^\\$\n])+?)(?<!\s)\$",
+    r"(?<![\\$])\$\$(?P<block>.+?)\$\$"
+    r"|(?<![\\$])\$(?![\s$])(?P<inline>(?:\\.|[^\\$\n]|\n(?![ \t]*\n))+?)(?<!\s)\$",
     re.DOTALL,
 )
-"""Inline and display maths; `build/prose.py` renders exactly what this finds."""
+"""Inline and display maths, the one rule for curriculum prose and notebook text alike.
+
+Inline maths opens with a `$` not followed by a space and closes with a `$` not preceded by one
+(so "$5 and $10" is no formula); it may run over one line break, as a formula wrapped in a
+notebook's Markdown does, but never over a blank line. `build/prose.py` and `build/maths.py`
+render exactly what this finds.
+"""
 
 CODE = re.compile(r"(?<!`)(`+)(?!`)(?P<code>.+?)(?<!`)\1(?!`)", re.DOTALL)
 """Inline code spans, as Markdown finds them (a run of backticks closed by an equal run)."""

@@ -9,24 +9,42 @@ agree exactly; tests/test_browser.py checks they do).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_path.curriculum.model import Curriculum
 
 
+def study_hours(curriculum: Curriculum, topics: Iterable[str]) -> int:
+    """How long some topics take: the sum of their hours, the one source of every duration the site shows."""
+    return sum(curriculum.topics[t].hours for t in topics)
+
+
+def study_pace(curriculum: Curriculum) -> int:
+    """The hours a week the phases' own week-by-week plans assume: all topics' hours over all planned weeks."""
+    weeks = sum(len(phase.schedule) for phase in curriculum.phases)
+    return max(1, round(study_hours(curriculum, curriculum.topics) / weeks))
+
+
+def weeks_at(hours: int, hours_per_week: int) -> int:
+    """How many weeks `schedule` takes for `hours` at `hours_per_week`: it fills every week, so hours over pace, rounded up."""
+    return -(-hours // hours_per_week)
+
+
 def plan_data(curriculum: Curriculum) -> dict[str, Any]:
-    """The path's topic order, tracks, and for each topic its title, hours, page, notebook and resources."""
+    """The path's topic order, its pace, tracks, and for each topic its title, hours, page, notebook and resources."""
     phase_of = {t: p for p in curriculum.phases for t in p.topics}
     order = [t.id for t in curriculum.ordered_topics()]
     return {
         "version": 1,
         "order": order,
+        "pace": study_pace(curriculum),
         "tracks": [
             {
                 "id": track.id,
                 "title": track.title,
-                "duration": track.duration,
+                "hours": study_hours(curriculum, track.topics),
                 "topics": sorted(track.topics, key=order.index),
             }
             for track in curriculum.path.tracks

@@ -174,7 +174,8 @@ class NotebookCache:
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                if path.name.startswith("."):  # files.write_atomic writes under a hidden name; no entry has one
+                # files.write_atomic writes under a hidden name; no entry has one
+                if path.name.startswith("."):
                     with suppress(OSError):
                         if now - path.stat().st_mtime > STALE_TEMPORARY_SECONDS:
                             path.unlink()

@@ -51,12 +51,26 @@ class CappedClient(NotebookClient):  # type: ignore[misc]
 
     nbclient keeps a cell's outputs until the cell ends; capping them afterwards would hold all
     of a runaway print in memory first.
+
+    The kernel talks over Unix sockets in `socket_dir`, not TCP: jupyter_client picks free TCP
+    ports by binding and releasing them, so kernels started at once by parallel workers can pick
+    the same port and die before they reply.
     """
 
-    def __init__(self, notebook: NotebookNode, *, output_limit: int, **kwargs: Any) -> None:
+    def __init__(self, notebook: NotebookNode, *, output_limit: int, socket_dir: Path, **kwargs: Any) -> None:
         super().__init__(notebook, **kwargs)
         self.cap = OutputCap(output_limit, slack=NOTE_ROOM)
+        self.socket_dir = socket_dir
         self.kernel_group: int | None = None
+
+    def create_kernel_manager(self) -> Any:
+        self.km = self.kernel_manager_class(
+            kernel_name=self.kernel_name,
+            config=self.config,
+            transport="ipc",
+            ip=str(self.socket_dir / "kernel"),
+        )
+        return self.km
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         await super().async_start_new_kernel(**kwargs)
@@ -142,6 +156,7 @@ def execute_notebook(job: NotebookJob) -> Outcome:
         client = CappedClient(
             notebook,
             output_limit=job.output_limit,
+            socket_dir=Path(workdir),
             timeout=job.cell_timeout,
             timeout_func=timeout_for,
             kernel_name=KERNEL,
