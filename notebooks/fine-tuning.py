@@ -123,8 +123,8 @@ def blanked_lines(documents, count: int, seed: int) -> list[tuple[str, str]]:
 
 
 corpus = stdlib_corpus(RECIPE.corpus_bytes, validation_fraction=RECIPE.validation_fraction)
-train_pairs = blanked_lines(corpus.train, 4300, seed=0)
-dev_pairs, train_pairs = train_pairs[:300], train_pairs[300:]
+train_pairs = blanked_lines(corpus.train, 4150, seed=0)
+dev_pairs, train_pairs = train_pairs[:150], train_pairs[150:]
 seen = {line for line, _ in train_pairs + dev_pairs}
 test_pairs = [pair for pair in blanked_lines(corpus.validation, 420, seed=1) if pair[0] not in seen][:400]
 answers = Counter(word for _, word in train_pairs)
@@ -209,7 +209,7 @@ assert (targets[1, len(test_examples[1].ids) - 1 :] == -100).all(), "padding is 
 # examples, and we check that equivalence against `generate` on a few of them.
 
 # %%
-STEPS, BATCH = 80, 16
+STEPS, BATCH = 40, 16
 
 
 def finetune(model: nn.Module, examples: list[Example], lr: float, seed: int, *, steps: int = STEPS, mask_prompt: bool = True) -> list[float]:
@@ -262,7 +262,8 @@ print(f"pretrained model, no fine-tuning: exact match {correct.mean():.1%}, answ
 
 # %% [markdown]
 # Without fine-tuning the model has never seen the chat markers and answers nothing
-# useful: an answer loss near the $\ln V \approx 6.9$ of a uniform guess.
+# useful: its answer loss is far above the $\ln V \approx 6.9$ nats of a uniform guess,
+# because it confidently continues the prompt as code instead of answering.
 
 # %% [markdown]
 # ## 3. LoRA from scratch
@@ -352,9 +353,11 @@ print(f"  whole model: {trainable / base.num_parameters():.1%} of {base.num_para
 print(f"  a 4096x4096 projection of a 7B model at r = {RANK}: 2r/d = {2 * RANK / 4096:.2%}")
 
 # %% [markdown]
-# In this narrow model ($d = 128$) LoRA still trains a few percent of the numbers;
-# the share falls as $2r/d$ with width, to under half a percent per matrix at
-# $d = 4096$. The memory saving is larger than the parameter share suggests: AdamW
+# Two different shares, not to be confused: a square $128 \times 128$ projection
+# at $r = 8$ trains $2r/d = 16/128 = 12.5\%$ of its own numbers (the wider SwiGLU
+# matrices less), while the whole model trains about 7.7%, because the embedding table
+# and the norms are not adapted. The per-matrix share falls as $2r/d$ with width, to
+# 0.4% at $d = 4096$. The memory saving is larger than the parameter share suggests: AdamW
 # keeps two moments for every *trainable* number, and frozen weights need no
 # gradient.
 #
@@ -382,8 +385,8 @@ def fresh(method: str, seed: int) -> nn.Module:
 
 GRIDS = {
     "full fine-tuning": [1e-3, 3e-3],
-    "LoRA": [3e-3, 1e-2, 3e-2],
-    "from scratch": [1e-3, 3e-3, 1e-2, 3e-2],
+    "LoRA": [1e-2, 3e-2],
+    "from scratch": [3e-3, 1e-2, 3e-2],
 }
 SEEDS = (0, 1, 2)
 started = time.process_time()
@@ -416,16 +419,17 @@ del trained
 print(f"{sum(map(len, GRIDS.values())) + len(GRIDS) * (len(SEEDS) - 1)} fine-tunes in {time.process_time() - started:.0f} s of CPU")
 
 # %%
-print(f"{'method':17s} {'lr':>6s}  exact match on the test set (3 seeds)   answer loss")
+print(f"{'method':17s} {'lr':>6s}  exact match on the test set (3 seeds)    answer loss (nats per token)")
 for method, rows in results.items():
-    accuracies = [a for a, _ in rows]
-    print(f"{method:17s} {best_lr[method]:6g}  {statistics.fmean(accuracies):6.1%} ± {statistics.stdev(accuracies):5.1%}"
-          f"  ({', '.join(f'{a:.1%}' for a in accuracies)})   {statistics.fmean(l for _, l in rows):.2f}")
-worst_pretrained = min(a for m in ("full fine-tuning", "LoRA") for a, _ in results[m])
-best_scratch = max(a for a, _ in results["from scratch"])
-assert worst_pretrained > max(best_scratch, majority_accuracy), "every pretrained run beats every from-scratch run and the majority answer"
-worst_pretrained_loss = max(l for m in ("full fine-tuning", "LoRA") for _, l in results[m])
-assert worst_pretrained_loss < min(l for _, l in results["from scratch"]), "and has the lower answer loss, on every seed"
+    accuracies, losses = [a for a, _ in rows], [l for _, l in rows]
+    print(f"{method:17s} {best_lr[method]:6g}  {statistics.fmean(accuracies):6.1%} ± {statistics.stdev(accuracies):4.1%}"
+          f" ({', '.join(f'{a:.1%}' for a in accuracies)})   {statistics.fmean(losses):.3f} ± {statistics.stdev(losses):.3f}"
+          f" ({', '.join(f'{l:.3f}' for l in losses)})")
+accuracy = {method: [a for a, _ in rows] for method, rows in results.items()}
+answer_loss = {method: [l for _, l in rows] for method, rows in results.items()}
+assert max(answer_loss["full fine-tuning"]) < min(answer_loss["LoRA"]), "full fine-tuning has the lowest answer loss on every seed"
+assert max(answer_loss["LoRA"]) < min(answer_loss["from scratch"]), "LoRA beats training from scratch on every seed"
+assert min(accuracy["full fine-tuning"]) > max(max(accuracy["from scratch"]), majority_accuracy), "and full fine-tuning answers more lines right than any from-scratch run"
 
 tuned = runs["full fine-tuning"][0]
 hits = grade(tuned, test_examples)[0]
@@ -446,7 +450,26 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# RESULT_PROSE_COMPARISON
+# What the table shows, over three seeds at the same budget (40 steps of 16 examples,
+# each method at its own best rate):
+#
+# - **The answer loss ranks the methods the same way on every seed**: full fine-tuning
+#   lowest (about 2.0 nats per answer token), LoRA next (about 2.2), training from
+#   scratch last (about 2.3), with seed-to-seed spreads of a few hundredths, smaller
+#   than the gaps. The pretrained weights are worth something even when only 8% of the
+#   numbers may move.
+# - **Exact match is a coarse instrument at this budget.** Only full fine-tuning gets
+#   past the majority answer (always `self`, 18.8% of the test lines) on every seed, by
+#   a few points; LoRA and the from-scratch model both learnt the format and the most
+#   frequent answer, and answer `self` to everything. Their difference is in how much
+#   probability they put on the right word, which the loss sees and exact match does not.
+# - From scratch, no learning rate of its grid reached the pretrained models'
+#   development loss, so a larger rate is not what it lacks: it lacks what pretraining
+#   taught (what a Python line looks like, which names go with which).
+#
+# With many more steps all three improve and LoRA closes much of the gap to full
+# fine-tuning (the exercise below changes the budget); what does not change is the
+# order at equal compute.
 #
 # ## 5. Merging the adapter, and the same adapter in `peft`
 #
@@ -618,16 +641,22 @@ for name, lr in [("pretrained body", 1e-3), ("random body", 3e-3)]:
         torch.manual_seed(seed)
         body = copy.deepcopy(base).requires_grad_(True) if name == "pretrained body" else GPT(base.config)
         classifier = Classifier(body, len(LABELS))
-        train_classifier(classifier, train_data, steps=30, lr=lr, seed=seed)
+        train_classifier(classifier, train_data, steps=20, lr=lr, seed=seed)
         with torch.no_grad():
             scores.append((classifier(*test_data[:2]).argmax(-1) == test_data[2]).float().mean().item())
     head_results[name] = scores
-    print(f"{name:16s} + head, 30 steps: test accuracy {statistics.fmean(scores):.1%} ({', '.join(f'{s:.1%}' for s in scores)})")
+    print(f"{name:16s} + head, 20 steps: test accuracy {statistics.fmean(scores):.1%} ({', '.join(f'{s:.1%}' for s in scores)})")
 assert min(head_results["pretrained body"]) > max(head_results["random body"]), "the pretrained body wins on every seed"
 assert min(head_results["pretrained body"]) > class_majority + 0.1
 
 # %% [markdown]
-# RESULT_PROSE_CLASSIFIER
+# With the same 20 steps, the pretrained body under a new head beats the majority
+# label by almost 20 points on every seed (about 59% against 41%), while the randomly
+# initialised body never gets past predicting the majority label: 20 steps are enough
+# to train a head on features that already separate the classes, and far too few to
+# learn such features from nothing. The head also answers in one forward pass and
+# cannot produce anything outside its eight labels, which is why classification
+# heads (and reward models, in the alignment notebook) are built this way.
 #
 # ## 8. What fine-tuning does to the pretraining skill
 #
@@ -639,12 +668,19 @@ assert min(head_results["pretrained body"]) > class_majority + 0.1
 # %%
 validation_tokens = load_tokens("validation")
 WINDOWS = 12
-before = evaluate(base, validation_tokens, max_windows=WINDOWS)
-after_full = statistics.fmean(evaluate(m, validation_tokens, max_windows=WINDOWS) for m in runs["full fine-tuning"])
-after_lora = statistics.fmean(evaluate(m, validation_tokens, max_windows=WINDOWS) for m in runs["LoRA"])
+
+
+@torch.no_grad()
+def pretraining_loss(model: nn.Module) -> float:
+    return evaluate(model, validation_tokens, max_windows=WINDOWS)
+
+
+before = pretraining_loss(base)
+after_full = statistics.fmean(pretraining_loss(m) for m in runs["full fine-tuning"])
+after_lora = statistics.fmean(pretraining_loss(m) for m in runs["LoRA"])
 for layer in lora_layers(tuned_lora):
     layer.enabled = False
-adapter_off = evaluate(tuned_lora, validation_tokens, max_windows=WINDOWS)
+adapter_off = pretraining_loss(tuned_lora)
 for layer in lora_layers(tuned_lora):
     layer.enabled = True
 print(f"pretraining validation loss: base {before:.3f}, after full fine-tuning {after_full:.3f} (mean of 3 seeds),"
@@ -657,7 +693,15 @@ assert adapter_off == before, "switching the adapters off restores the base mode
 assert after_full > before + 1, "full fine-tuning on the task alone costs much of the pretraining skill"
 
 # %% [markdown]
-# RESULT_PROSE_FORGETTING
+# Fine-tuning on one narrow task costs the general skill: after 40 steps the
+# pretraining validation loss is several nats higher than the base model's (above even a
+# uniform guess), and the fine-tuned model predicts `<|endoftext|>` at most positions of a
+# page of library code, since every training answer ended with it. LoRA's loss with the
+# adapters **on** is no better: a low-rank update can still move the output
+# distribution a long way. Its advantage is the switch: with the adapters off the base
+# model is back bit for bit, so one frozen base can serve many tasks. Real fine-tunes
+# limit forgetting by mixing general data into the fine-tuning set, training for
+# fewer steps at smaller rates, and checking the general benchmarks before and after.
 #
 # **With more compute** a learner would fine-tune for longer and on more tasks at
 # once, sweep LoRA's rank and targets, try QLoRA (a 4-bit frozen base), and give
