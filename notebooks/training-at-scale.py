@@ -22,9 +22,9 @@
 #
 # **What you will build and check**
 #
-# 1. **Scaling**: loss against parameters and against tokens for a few tiny GPTs on the
+# 1. **Scaling**: loss against parameters and against tokens for four tiny GPTs on the
 #    standard library, with power laws fitted (and an honest word on how little a
-#    factor of ten proves).
+#    narrow range proves).
 # 2. **The arithmetic of a 7B model**: FLOPs (the $6ND$ rule, checked against
 #    PyTorch's FLOP counter on our model), Chinchilla's tokens, memory for weights,
 #    gradients and Adam states in mixed precision, and days on a stated GPU.
@@ -96,8 +96,8 @@ print(f"{len(train_tokens):,d} training tokens of the standard library, vocabula
 # run gives a curve in $D$ and the final points a curve in $N$.
 
 # %%
-WIDTHS, SCALE_CONTEXT = (16, 32, 48, 64), 64
-scale_config = TrainConfig(steps=250, batch_size=16, lr=5e-3, min_lr=5e-4, warmup_steps=25, eval_every=25, eval_windows=32)
+WIDTHS, SCALE_CONTEXT = (8, 16, 32, 64), 64
+scale_config = TrainConfig(steps=250, batch_size=16, lr=1e-2, min_lr=1e-3, warmup_steps=25, eval_every=25, eval_windows=32)
 scaling = {}
 started = time.process_time()
 for width in WIDTHS:
@@ -142,8 +142,7 @@ for width, (n, history) in scaling.items():
 print(f"loss against parameters at {scaling[WIDTHS[0]][1].eval_tokens[-1]:,d} tokens: L = {a_n:.2f} N^-{alpha_n:.3f} over N = {params.min():,.0f} .. {params.max():,.0f} (x{params.max() / params.min():.0f})")
 print("Kaplan et al. report alpha_N = 0.076 and alpha_D = 0.095, each over about seven orders of magnitude")
 assert all(alpha > 0 and r2 > 0.9 for _, alpha, r2 in token_fits.values()), "every model's loss falls with tokens like a power law"
-assert final_loss[0] > final_loss[1:].max() + 0.2, "the smallest model is limited by its size"
-assert alpha_n > 0
+assert (np.diff(final_loss) < 0).all() and alpha_n > 0, "at equal tokens, every wider model ends lower"
 
 fig, (ax_n, ax_d) = plt.subplots(1, 2, figsize=(11, 3.8))
 ax_n.loglog(params, final_loss, "o", label=f"validation loss after {scale_config.steps} steps")
@@ -158,7 +157,17 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# RESULT_PROSE_SCALING
+# What the fits say, and what they do not. At equal tokens each wider model ends
+# lower, and every model's validation loss falls close to a straight line on log-log
+# axes once the warmup is over, so a power law describes both directions over the
+# small range we can afford. The fitted exponents are not Kaplan's: ours span a factor
+# of about 50 in parameters and 5 in tokens, at losses far from convergence, where the
+# curves still bend (the larger models fall faster late in training, so the
+# loss-against-parameters exponent depends on when we stop). Two points of method
+# matter more than the numbers: compare models at equal tokens (or equal compute),
+# each at a learning rate that suits it, and fit $L(N, D)$ jointly over orders of
+# magnitude before extrapolating; a factor of ten, as here, shows the shape, not the
+# law.
 #
 # ## 2. The arithmetic of a 7B model
 #
@@ -350,8 +359,9 @@ def train_steps(model: GPT, steps: int, autocast: bool, seed: int = 3) -> list[f
 losses32 = train_steps(copy.deepcopy(mixed), 80, autocast=False)
 losses16 = train_steps(copy.deepcopy(mixed), 80, autocast=True)
 end32, end16 = np.mean(losses32[-20:]), np.mean(losses16[-20:])
-print(f"mean loss over the last 20 steps: float32 {end32:.3f}, bfloat16 autocast {end16:.3f}")
-assert end32 < losses32[0] - 1 and abs(end16 - end32) < 0.05 * end32, "bf16 training tracks float32 within 5%"
+print(f"first loss {losses32[0]:.3f}; mean loss over the last 20 steps: float32 {end32:.3f}, bfloat16 autocast {end16:.3f}")
+assert end32 < losses32[0] - 0.5 and end16 < losses16[0] - 0.5, "both train"
+assert abs(end16 - end32) < 0.05 * end32, "bf16 training tracks float32 within 5%"
 
 # %% [markdown]
 # (With `float16` you would also need `torch.amp.GradScaler`, which multiplies the
@@ -553,8 +563,8 @@ print("both ranks: all-reduced half-batch gradients == the full batch's; DDP's p
 
 # %%
 RESUME_CONFIG = dataclasses.replace(small, dropout=0.1)
-SCHEDULE = TrainConfig(steps=60, lr=1e-2, min_lr=1e-3, warmup_steps=6)
-TOTAL, RESUME_AT = 60, 30
+TOTAL, RESUME_AT = 120, 40
+SCHEDULE = TrainConfig(steps=TOTAL, lr=1e-2, min_lr=1e-3, warmup_steps=10)
 
 
 def make_run(seed: int) -> tuple[GPT, torch.optim.Optimizer, torch.Generator]:
