@@ -364,7 +364,14 @@ assert all(run["kl"] > 0 for run in dpo_runs), "and the policy has moved away fr
 assert all(run["held_accuracy"] > 0.6 for run in dpo_runs)
 
 # %% [markdown]
-# RESULT_PROSE_DPO
+# On all three seeds DPO raises the true reward of fresh samples from about +0.1 to
+# about +0.7 to +0.8, several standard errors above the reference, while moving only
+# about 0.5 to 0.75 nats of KL away from it. The implicit reward
+# $\beta \log \frac{\pi}{\pi_\text{ref}}$ ranks roughly three quarters of the held-out
+# pairs the way the raters did: a little below the explicit reward model's 85%, which
+# was trained for exactly that, and far above chance. The training loss starts at
+# $\ln 2 \approx 0.693$ on every seed, as it must when the policy equals the
+# reference, which is a free check of any DPO implementation.
 #
 # ## 4. PPO: reinforcement learning against the reward model
 #
@@ -505,7 +512,15 @@ with torch.no_grad():
 assert agreement_by_kind["random tokens"] < agreement_by_kind["reference samples"]
 
 # %% [markdown]
-# RESULT_PROSE_OOD
+# The reward model is most reliable on the kind of text it was trained on and on the
+# DPO policy's samples, which stay close to the reference (a KL under one nat), and
+# clearly worse on random tokens, text no rater
+# ever compared. This is the mechanism behind reward hacking: a policy optimised hard
+# against a learnt reward drifts towards text where the reward model is wrong, so RLHF
+# keeps the KL penalty to the reference and real pipelines retrain the reward model on
+# the policy's new samples. (The PPO run above is a single seed, shown to make the
+# objective concrete; its gain is measured against the evaluation prompts' standard
+# error, not over seeds as DPO's is.)
 #
 # ## Beyond this notebook
 #
