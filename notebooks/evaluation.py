@@ -13,39 +13,52 @@
 # %% [markdown]
 # # Evaluation and benchmarking: measuring what a language model can do
 #
-# A change to a model is only an improvement if a measurement says so, and a
-# measurement is only useful if you know exactly what it computes. This notebook
-# builds the standard automatic metrics from their definitions, checks each one
-# against numbers worked out by hand and against a reference implementation, and
-# then asks the two questions every benchmark result should answer: *how sure are
-# we of this number?* and *can we trust the model's own confidence?*
+# A change to a model is an improvement only if a measurement says so, and a
+# measurement is useful only if you know exactly what it computes and how sure it is.
+# This notebook evaluates the path's own GPT (pretrained in the language-modelling
+# notebook on the Python standard library) the way benchmark papers evaluate large
+# models, and checks every metric against an independent reference.
 #
-# **What you will build**
+# **What you will build and check**
 #
-# 1. **Perplexity** from token log-probabilities, checked against PyTorch's
-#    cross-entropy, and used to pick the smoothing of a tiny character model.
-# 2. **Precision, recall and F1**, for classification and for the token-overlap
-#    F1 used to grade question answering.
-# 3. **BLEU** (clipped n-gram precision, brevity penalty, geometric mean,
-#    smoothing), checked against `sacrebleu` to 1e-9.
-# 4. **ROUGE-L** from the longest common subsequence, checked against brute force.
-# 5. A **multiple-choice benchmark harness** that scores options by
-#    log-likelihood, with accuracy and a **bootstrap confidence interval**.
-# 6. **Calibration**: a reliability diagram, the **expected calibration error**,
-#    and **temperature scaling** to repair an overconfident model.
-#
-# Everything runs on the CPU in well under a minute, and every claim below is
-# checked by an `assert`. Besides NumPy, matplotlib and PyTorch, it uses
-# `sacrebleu` as the reference BLEU implementation (`pip install sacrebleu` if
-# your environment lacks it).
+# 1. **Perplexity** and bits per byte from the model's log-probabilities, checked
+#    against PyTorch's cross-entropy, on training and validation text, and by position
+#    in the context.
+# 2. A **multiple-choice benchmark** made from held-out code (which line comes next?)
+#    scored by log-likelihood, summed and **length-normalised**, with
+#    **bootstrap confidence intervals**, checked against the normal approximation.
+# 3. A **contamination check**: 13-gram overlap between the benchmark and the
+#    pretraining corpus, verified token by token, with planted leaks it must find.
+# 4. **Calibration** of the model's next-token probabilities: a reliability diagram,
+#    the expected calibration error, and temperature scaling.
+# 5. The metrics for generated text: **precision, recall and F1**, **BLEU** (checked
+#    against `sacrebleu`) and **ROUGE-L** (checked against brute force).
 
 # %%
-import importlib
-import inspect
+# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+try:
+    import pathgpt
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            file = member.partition("/notebooks/pathgpt/")[2]
+            if file.endswith(".py") and "/" not in file:
+                pathlib.Path("pathgpt").mkdir(exist_ok=True)
+                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import pathgpt
+
+# %%
 import math
-import string
+import os
+import random
+import statistics
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -54,144 +67,418 @@ import numpy as np
 import sacrebleu
 import torch
 import torch.nn.functional as F
+from pathgpt import RECIPE, evaluate, evaluation_windows, load_pretrained, load_tokens, stdlib_corpus
 
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
 torch.manual_seed(0)
-torch.set_num_threads(2)
+started_cpu = time.process_time()
+
+model, tokenizer = load_pretrained()
+model.requires_grad_(False)
+train_tokens, validation_tokens = load_tokens("train"), load_tokens("validation")
+print(f"the pretrained GPT: {model.num_parameters():,d} parameters; {len(train_tokens):,d} training and {len(validation_tokens):,d} validation tokens")
 
 # %% [markdown]
 # ## 1. Perplexity
 #
-# A language model assigns a probability to each next token. Over a text of $N$
-# tokens, the average negative log-likelihood (the cross-entropy loss used in
-# training) is
+# A language model gives each next token a probability. Over $N$ tokens, the mean
+# negative log-likelihood (the training loss) and its exponential are
 #
-# $$\mathcal{L} = -\frac{1}{N}\sum_{i=1}^{N} \log p(x_i \mid x_{<i}),
-# \qquad \text{PPL} = e^{\mathcal{L}}.$$
+# $$\mathcal{L} = -\frac{1}{N}\sum_{i=1}^{N} \log p(x_i \mid x_{<i}), \qquad \text{PPL} = e^{\mathcal{L}}.$$
 #
-# Perplexity reads as "the model is as unsure as if it chose uniformly among PPL
-# tokens at every step": a uniform model over $V$ tokens has perplexity exactly
-# $V$, and a perfect model has perplexity 1. Two hand-checkable cases first: a
-# uniform model, and a model that gave the three observed tokens probabilities
-# $\tfrac12, \tfrac14, \tfrac18$, whose mean negative log-likelihood is
-# $\tfrac{1}{3}(1+2+3)\ln 2 = 2\ln 2$, so its perplexity is $e^{2\ln 2} = 4$.
+# A uniform model over $V$ tokens has perplexity exactly $V$; a model that gave three
+# tokens probabilities $\tfrac12, \tfrac14, \tfrac18$ has mean negative log-likelihood
+# $\tfrac{1}{3}(1+2+3)\ln 2 = 2\ln 2$ and perplexity 4. Perplexity compares models only
+# on the same text with the same tokenizer: per token it rewards a tokenizer with long
+# tokens. **Bits per byte**, the total negative log-likelihood in bits divided by the
+# UTF-8 bytes of the text, does not depend on the tokenizer.
 
 
 # %%
-def perplexity(token_log_probs: Sequence[float]) -> float:
-    """Perplexity = exp(mean negative log-likelihood); log-probs are natural logs."""
-    log_probs = np.asarray(token_log_probs, dtype=np.float64)
-    return float(np.exp(-log_probs.mean()))
+def perplexity(token_log_probs: torch.Tensor) -> float:
+    """exp of the mean negative log-likelihood; natural logs."""
+    return math.exp(-token_log_probs.double().mean().item())
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable log-softmax over the last axis (subtract the max first)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+assert math.isclose(perplexity(torch.full((7,), math.log(1 / 50), dtype=torch.float64)), 50, rel_tol=1e-12)
+assert math.isclose(perplexity(torch.log(torch.tensor([1 / 2, 1 / 4, 1 / 8], dtype=torch.float64))), 4.0, rel_tol=1e-12)
+
+WINDOWS, CONTEXT = 48, model.config.context
 
 
-vocab_size = 50
-assert math.isclose(perplexity([math.log(1 / vocab_size)] * 7), vocab_size)
-assert math.isclose(perplexity(np.log([1 / 2, 1 / 4, 1 / 8])), 4.0)
+@torch.no_grad()
+def window_log_probs(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (float64), targets and target log-probabilities of WINDOWS non-overlapping windows spread over tokens."""
+    inputs, targets = evaluation_windows(tokens, CONTEXT, WINDOWS)
+    logits = model(inputs).double()
+    return logits, targets, logits.log_softmax(-1).gather(-1, targets[..., None]).squeeze(-1)
 
-# The same number from PyTorch: perplexity is exp(cross-entropy).
-rng = np.random.default_rng(0)
-logits = rng.normal(size=(12, vocab_size))
-targets = rng.integers(0, vocab_size, size=12)
-ours = perplexity(log_softmax(logits)[np.arange(12), targets])
-reference = math.exp(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(targets)).item())
-assert math.isclose(ours, reference, rel_tol=1e-12)
-print(f"perplexity of random logits: ours {ours:.6f}, torch {reference:.6f}")
+
+logits, targets, log_probs = window_log_probs(validation_tokens)
+ours = perplexity(log_probs)
+torch_ppl = math.exp(F.cross_entropy(logits.flatten(0, 1), targets.flatten()).item())
+assert math.isclose(ours, torch_ppl, rel_tol=1e-12), "the same number as exp(cross-entropy)"
+assert math.isclose(math.log(ours), evaluate(model, validation_tokens, WINDOWS), rel_tol=1e-5), "and as the package's evaluate"
+train_ppl = perplexity(window_log_probs(train_tokens)[2])
+
+token_bytes = torch.tensor([len(tokenizer.token_bytes(i)) if i not in tokenizer.special_tokens.values() else 0 for i in range(tokenizer.vocab_size)])
+bits_per_byte = -log_probs.sum().item() / math.log(2) / token_bytes[targets].sum().item()
+print(f"perplexity per token: validation {ours:.2f}, training {train_ppl:.2f} (uniform: {tokenizer.vocab_size});"
+      f" {bits_per_byte:.2f} bits per byte on validation ({WINDOWS} windows of {CONTEXT} tokens)")
+assert train_ppl < ours < 0.1 * tokenizer.vocab_size
 
 # %% [markdown]
-# ### Perplexity on held-out text selects the model
-#
-# Perplexity is only meaningful on text the model did **not** train on, and only
-# between models that share a tokenizer (a per-character perplexity and a
-# per-word perplexity are different units). To see the first point, we fit a
-# character trigram model, $p(c_i \mid c_{i-2} c_{i-1})$, by counting, with
-# add-$k$ smoothing:
-#
-# $$p(c \mid h) = \frac{\text{count}(h, c) + k}{\text{count}(h) + kV}.$$
-#
-# The corpus is the docstrings of standard-library modules, so it is on every
-# Python install. Whole modules are held out, so the test text is genuinely new.
+# The training text scores a little better than the validation text: the gap is what
+# the model has fitted of its own training documents, small here because it has read
+# them only about once and a half. Evaluating in non-overlapping windows gives early
+# tokens of each window little context, so per-position losses show how much context
+# is worth:
 
 # %%
-MODULES = [
-    "collections", "itertools", "functools", "json", "re", "string", "textwrap",
-    "typing", "pathlib", "argparse", "datetime", "random", "statistics",
-    "fractions", "decimal", "heapq", "bisect", "csv", "logging", "unittest",
-]  # fmt: skip
-HELD_OUT_MODULES = {"json", "textwrap", "fractions", "csv"}
-ALPHABET = string.ascii_lowercase + string.digits + " .,;:()'\"-_=*[]\n"
+by_position = -log_probs.mean(0)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(range(1, CONTEXT + 1), by_position.numpy())
+ax.set(xscale="log", xlabel="position in the window (tokens of context + 1)", ylabel="mean loss (nats)", title="More context, better predictions")
+plt.show()
+print(f"loss at the first position {by_position[0]:.2f}, positions 2-16 {by_position[1:16].mean():.2f}, the last 64 {by_position[-64:].mean():.2f}")
+assert by_position[0] > by_position[1:16].mean() > by_position[-64:].mean()
 
+# %% [markdown]
+# Benchmarks of long-context models therefore score with a **sliding window** (each
+# token predicted with as much context as fits), which lowers perplexity compared with
+# non-overlapping chunks; always say which one a number uses.
+#
+# ## 2. A multiple-choice benchmark
+#
+# Benchmarks such as MMLU, HellaSwag and ARC are multiple-choice; on a base model they
+# are usually run the way EleutherAI's `lm-evaluation-harness` runs them: score each
+# option by the log-likelihood the model gives it as a continuation of the question,
+# and pick the highest. We build such a benchmark from the **validation** documents:
+# the question is 48 tokens of code, the options are the line that really comes next
+# and three lines from other validation documents, all indented like the true line (so
+# that indentation gives nothing away).
+#
+# **Length normalisation.** A summed log-likelihood falls with every extra token, so it
+# favours short options whatever they say. The harness's `acc_norm` divides each
+# option's log-likelihood by its length in bytes (we also try per token). A hand case:
+# option A has 2 tokens of log-probability $-1$ each (sum $-2$, mean $-1$), option B 5
+# tokens of $-0.5$ (sum $-2.5$, mean $-0.5$): the sum picks A, the mean picks B.
 
-def module_docstrings(module_name: str) -> str:
-    """All public docstrings of a module, lowercased, characters outside ALPHABET -> ' '."""
-    module = importlib.import_module(module_name)
-    parts = [inspect.getdoc(module) or ""]
-    for name, obj in inspect.getmembers(module):
-        if not name.startswith("_") and (inspect.isroutine(obj) or inspect.isclass(obj)):
-            parts.append(inspect.getdoc(obj) or "")
-    text = "\n".join(parts).lower()
-    return "".join(ch if ch in ALPHABET else " " for ch in text)
-
-
-train_text = "".join(module_docstrings(m) for m in MODULES if m not in HELD_OUT_MODULES)
-test_text = "".join(module_docstrings(m) for m in MODULES if m in HELD_OUT_MODULES)
-char_to_id = {ch: i for i, ch in enumerate(ALPHABET)}
-V = len(ALPHABET)
-print(f"train {len(train_text):,} chars, held-out {len(test_text):,} chars, V = {V}")
-
-
-def trigram_counts(text: str) -> np.ndarray:
-    """counts[a, b, c] = how often character c followed the pair (a, b)."""
-    ids = np.array([char_to_id[ch] for ch in text])
-    counts = np.zeros((V, V, V))
-    np.add.at(counts, (ids[:-2], ids[1:-1], ids[2:]), 1)
-    return counts
-
-
-def trigram_log_probs(counts: np.ndarray, text: str, k: float) -> np.ndarray:
-    """Log-probability of every character of `text` after its two predecessors."""
-    ids = np.array([char_to_id[ch] for ch in text])
-    a, b, c = ids[:-2], ids[1:-1], ids[2:]
-    return np.log((counts[a, b, c] + k) / (counts[a, b].sum(axis=-1) + k * V))
-
-
-counts = trigram_counts(train_text)
-ks = np.logspace(-4, 1, 11)
-train_ppl = [perplexity(trigram_log_probs(counts, train_text, k)) for k in ks]
-test_ppl = [perplexity(trigram_log_probs(counts, test_text, k)) for k in ks]
-best_k = ks[int(np.argmin(test_ppl))]
-print(f"best k = {best_k:.3g}: held-out perplexity {min(test_ppl):.2f} (uniform model: {V})")
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.semilogx(ks, train_ppl, "o-", label="training text")
-ax.semilogx(ks, test_ppl, "s-", label="held-out modules")
-ax.axvline(best_k, color="grey", linestyle=":", label=f"best k on held-out = {best_k:.2g}")
-ax.set_xlabel("add-k smoothing constant k")
-ax.set_ylabel("perplexity per character")
-ax.set_title("Character trigram model: perplexity vs smoothing")
-ax.legend()
+@dataclass(frozen=True)
+class Question:
+    context: list[int]
+    options: list[list[int]]
+    answer: int
+    document: str
+
+
+def choose(log_likelihoods: Sequence[float], lengths: Sequence[int], normalise: bool) -> int:
+    scores = [ll / n if normalise else ll for ll, n in zip(log_likelihoods, lengths, strict=True)]
+    return max(range(len(scores)), key=scores.__getitem__)
+
+
+assert choose([-2.0, -2.5], [2, 5], normalise=False) == 0 and choose([-2.0, -2.5], [2, 5], normalise=True) == 1
+
+
+def code_lines(document_text: str) -> list[str]:
+    return [line for line in document_text.splitlines() if len(line.strip()) >= 8]
+
+
+def make_questions(documents, count: int, seed: int, context_tokens: int = 48) -> list[Question]:
+    """count questions from random line starts of the documents: 48 tokens before a line, that line and three others."""
+    rng = random.Random(seed)
+    pool = [line.strip() for d in documents for line in code_lines(d.text)]
+    questions = []
+    while len(questions) < count:
+        document = rng.choice(documents)
+        lines = document.text.split("\n")
+        i = rng.randrange(1, len(lines))
+        if len(lines[i].strip()) < 8:
+            continue
+        before = "\n".join(lines[:i])
+        context = tokenizer.encode(before, allow_special=False)[-context_tokens:]
+        if len(context) < context_tokens:
+            continue
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        others = [line for line in rng.sample(pool, 10) if line != lines[i].strip()][:3]
+        texts = ["\n" + indent + lines[i].strip()] + ["\n" + indent + other for other in others]
+        order = list(range(4))
+        rng.shuffle(order)
+        options = [tokenizer.encode(texts[j], allow_special=False) for j in order]
+        questions.append(Question(context, options, order.index(0), document.name))
+    return questions
+
+
+corpus = stdlib_corpus(RECIPE.corpus_bytes, validation_fraction=RECIPE.validation_fraction)
+questions = make_questions(corpus.validation, 240, seed=0)
+q = questions[0]
+print("context:", repr(tokenizer.decode(q.context)[-120:]))
+for j, option in enumerate(q.options):
+    print(f"  {'*' if j == q.answer else ' '} {tokenizer.decode(option)!r}")
+
+# %% [markdown]
+# The scorer feeds every context-plus-option sequence of a batch at once, padded on
+# the right (a causal model never looks right, so padding changes nothing before it),
+# and sums the log-probabilities of the option's tokens. It is checked against scoring
+# a few options one at a time, without padding. Context and option are tokenized
+# apart; each option starts with the line break, where the tokenizer's pre-split cuts
+# anyway, so the tokens are those the text would get as a whole.
+
+
+# %%
+@torch.no_grad()
+def option_log_likelihoods(context: list[int], options: list[list[int]]) -> list[float]:
+    length = len(context) + max(map(len, options))
+    ids = torch.full((len(options), length), tokenizer.special_tokens["<|pad|>"])
+    for row, option in enumerate(options):
+        ids[row, : len(context) + len(option)] = torch.tensor(context + option)
+    log_probs = model(ids[:, :-1]).double().log_softmax(-1)
+    scores = []
+    for row, option in enumerate(options):
+        positions = torch.arange(len(context) - 1, len(context) - 1 + len(option))
+        scores.append(log_probs[row, positions, torch.tensor(option)].sum().item())
+    return scores
+
+
+@torch.no_grad()
+def one_at_a_time(context: list[int], option: list[int]) -> float:
+    ids = torch.tensor([context + option])
+    log_probs = model(ids[:, :-1]).double().log_softmax(-1)[0]
+    return sum(log_probs[len(context) - 1 + t, token].item() for t, token in enumerate(option))
+
+
+started = time.process_time()
+scored = [option_log_likelihoods(q.context, q.options) for q in questions]
+for q, scores in list(zip(questions, scored, strict=True))[:5]:
+    for option, score in zip(q.options, scores, strict=True):
+        assert math.isclose(score, one_at_a_time(q.context, option), rel_tol=1e-5, abs_tol=1e-4)
+print(f"{len(questions)} questions x 4 options scored in {time.process_time() - started:.1f} s of CPU; batched scores match one-at-a-time scoring")
+
+option_bytes = [[len(tokenizer.decode(o).encode()) for o in q.options] for q in questions]
+rules = {
+    "sum of log-probabilities": lambda q, s, b: choose(s, [1] * 4, normalise=False),
+    "per token": lambda q, s, b: choose(s, [len(o) for o in q.options], normalise=True),
+    "per byte (acc_norm)": lambda q, s, b: choose(s, b, normalise=True),
+}
+correct = {name: np.array([float(rule(q, s, b) == q.answer) for q, s, b in zip(questions, scored, option_bytes, strict=True)]) for name, rule in rules.items()}
+shortest = {name: np.mean([rule(q, s, b) == int(np.argmin(b)) for q, s, b in zip(questions, scored, option_bytes, strict=True)]) for name, rule in rules.items()}
+true_is_shortest = np.mean([q.answer == int(np.argmin(b)) for q, b in zip(questions, option_bytes, strict=True)])
+
+# %% [markdown]
+# ### How sure are we? The bootstrap
+#
+# The benchmark is one sample of the questions we could have asked. Resampling the
+# questions with replacement many times and recomputing the accuracy shows how much it
+# would move with another sample; the 2.5th and 97.5th percentiles give a 95%
+# interval. For an accuracy, the normal approximation $\hat p \pm 1.96\sqrt{\hat p(1-\hat p)/n}$
+# is an independent check: for a few hundred questions the two agree closely. To
+# compare two scoring rules, resample the *same* questions for both (a paired
+# bootstrap) and look at the interval of the difference.
+
+
+# %%
+def bootstrap_interval(values: np.ndarray, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval for the mean of values."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
+
+
+print(f"chance: 25%; the true line is the shortest option in {true_is_shortest:.0%} of the questions")
+print(f"{'scoring':26s} {'accuracy':>8s}  {'95% bootstrap':>16s}  {'normal approx.':>16s}  picks the shortest")
+intervals = {}
+for name, values in correct.items():
+    p, n = values.mean(), len(values)
+    intervals[name] = bootstrap_interval(values)
+    wald = (p - 1.96 * math.sqrt(p * (1 - p) / n), p + 1.96 * math.sqrt(p * (1 - p) / n))
+    print(f"{name:26s} {p:8.1%}  [{intervals[name][0]:.3f}, {intervals[name][1]:.3f}]  [{wald[0]:.3f}, {wald[1]:.3f}]  {shortest[name]:.0%}")
+    assert abs(intervals[name][0] - wald[0]) < 0.015 and abs(intervals[name][1] - wald[1]) < 0.015, "bootstrap and normal approximation agree"
+    assert intervals[name][0] > 0.25, "above chance"
+difference = correct["per byte (acc_norm)"] - correct["sum of log-probabilities"]
+paired = bootstrap_interval(difference)
+print(f"per byte minus sum: {difference.mean():+.3f}, paired 95% interval [{paired[0]:+.3f}, {paired[1]:+.3f}]")
+assert shortest["sum of log-probabilities"] > shortest["per byte (acc_norm)"], "the sum leans to short options"
+
+# %% [markdown]
+# What the benchmark says. All three scorings are well above chance (25%), and their
+# bootstrap intervals agree with the normal approximation to about a point, as they
+# should for a mean of 240 zeros and ones. They do *not* separate from one another: the
+# three accuracies lie within a few points, and the paired interval of "per byte minus
+# sum" straddles zero, so on 240 questions we cannot say which scoring is better. What
+# we can say is *how* they fail: the plain sum picks the shortest option about twice
+# as often as the shortest option is right (a shorter text has fewer tokens to pay
+# for), while per-token and per-byte scores pick it about as often as it is right.
+# That bias is why benchmark harnesses report a length-normalised accuracy
+# (`acc_norm`) beside the plain one, and why any difference of a few points between
+# two models needs an interval (paired, on the same questions) before it is news.
+#
+# ## 3. Contamination: is the test in the training data?
+#
+# A test item that leaked into the training data measures memory, not skill, and
+# inflates the score. The standard check (GPT-3's paper used 13-grams) looks for long
+# n-grams of each test item in the training corpus. We hash every 13-gram of the
+# 1.97 million training tokens into one 62-bit number (a polynomial hash modulo two
+# primes), keep the sorted unique hashes, and look up (binary search) each test item's 13-grams: those
+# spanning the end of the context and the correct option. Every hit is then verified
+# token by token against the corpus, so a hash collision can never count as a leak.
+#
+# Our questions come from the validation documents, split from training by document:
+# what overlap is there? Code repeats itself across files (licence headers, common
+# idioms), so some is expected. To see that the detector finds real leaks we plant some:
+# 60 questions built the same way from *training* documents.
+
+# %%
+N_GRAM, PRIMES, BASE = 13, (2_147_483_647, 2_147_483_629), 1_000_003
+
+
+def ngram_hashes(tokens: torch.Tensor, n: int = N_GRAM) -> torch.Tensor:
+    """One int64 per n-gram of tokens: two polynomial hashes modulo 31-bit primes, combined."""
+    parts = []
+    for prime in PRIMES:
+        h = torch.zeros(len(tokens) - n + 1, dtype=torch.int64)
+        for j in range(n):
+            h = (h * (BASE % prime) + tokens[j : len(tokens) - n + 1 + j]) % prime
+        parts.append(h)
+    return parts[0] * PRIMES[1] + parts[1]
+
+
+started = time.process_time()
+every_hash = ngram_hashes(train_tokens)
+train_hashes = torch.unique(every_hash)
+print(f"{len(train_hashes):,d} distinct training 13-grams hashed in {time.process_time() - started:.1f} s of CPU")
+
+
+def overlap(q: Question) -> tuple[int, list[torch.Tensor]]:
+    """How many of the item's 13-grams (ending inside the correct option) occur in the training tokens, and those 13-grams."""
+    item = torch.tensor(q.context[-(N_GRAM - 1) :] + q.options[q.answer])
+    hashes = ngram_hashes(item)
+    hits = train_hashes[torch.searchsorted(train_hashes, hashes).clamp(max=len(train_hashes) - 1)] == hashes
+    grams = item.unfold(0, N_GRAM, 1)
+    return int(hits.sum()), [grams[i] for i in torch.nonzero(hits).flatten().tolist()]
+
+
+def verified(gram: torch.Tensor) -> bool:
+    """Whether the training tokens hold exactly these tokens at one of the places with the same hash."""
+    places = torch.nonzero(every_hash == ngram_hashes(gram)[0]).flatten()
+    return any(torch.equal(train_tokens[i : i + N_GRAM], gram) for i in places.tolist())
+
+
+leaked_questions = make_questions(corpus.train, 60, seed=1)
+contaminated = np.array([overlap(q)[0] > 0 for q in questions])
+planted = np.array([overlap(q)[0] > 0 for q in leaked_questions])
+checked = [gram for q in questions + leaked_questions[:10] for gram in overlap(q)[1][:2]][:40]
+assert all(verified(gram) for gram in checked), "every hash hit is a real 13-gram of the training tokens"
+print(f"{len(checked)} hash hits verified token by token")
+print(f"validation questions with a training 13-gram: {contaminated.mean():.1%} ({contaminated.sum()} of {len(questions)})")
+print(f"planted leaks found: {planted.mean():.0%} of {len(leaked_questions)}")
+assert planted.mean() > 0.9, "the detector finds text that is in the training data"
+assert contaminated.mean() < 0.5 * planted.mean()
+
+leaked_scored = [option_log_likelihoods(q.context, q.options) for q in leaked_questions]
+leaked_correct = np.array([float(choose(s, [len(tokenizer.decode(o).encode()) for o in q.options], True) == q.answer) for q, s in zip(leaked_questions, leaked_scored, strict=True)])
+clean = correct["per byte (acc_norm)"][~contaminated]
+rng = np.random.default_rng(1)
+gaps = [leaked_correct[rng.integers(0, len(leaked_correct), len(leaked_correct))].mean() - clean[rng.integers(0, len(clean), len(clean))].mean() for _ in range(5000)]
+print(f"accuracy per byte: clean validation questions {clean.mean():.1%} (n={len(clean)}), flagged ones {correct['per byte (acc_norm)'][contaminated].mean() if contaminated.any() else float('nan'):.1%} (n={contaminated.sum()}),"
+      f" planted leaks {leaked_correct.mean():.1%} (n={len(leaked_correct)}); leaked minus clean, 95% bootstrap [{np.quantile(gaps, 0.025):+.3f}, {np.quantile(gaps, 0.975):+.3f}]")
+
+# %% [markdown]
+# The detector works where we know the answer: it flags almost every planted leak,
+# and every hash hit is a real 13-gram of the training tokens. It also flags about one
+# validation question in five, although the split is by document: the standard
+# library repeats itself (licence headers, idioms such as `if __name__ == "__main__":`,
+# docstring boilerplate), so an overlap of 13 tokens is not proof of a leak, only a
+# reason to look. Did contamination inflate the score here? The flagged and the
+# planted questions score within noise of the clean ones (the bootstrap interval of
+# the difference is wide and contains zero): a model of under a million parameters
+# barely memorises single lines. Large models do, which is why reports of their
+# benchmark scores now give contamination analyses, and why the clean subset's score
+# is the one to trust.
+#
+# ## 4. Calibration: can we trust the model's probabilities?
+#
+# A model is **calibrated** if, among predictions made with confidence 0.8, about 80%
+# are right. A **reliability diagram** bins predictions by confidence and plots
+# accuracy against confidence; the **expected calibration error** sums the gaps,
+# weighted by bin size:
+#
+# $$\text{ECE} = \sum_{b} \frac{|B_b|}{N}\,\big|\text{acc}(B_b) - \text{conf}(B_b)\big|.$$
+#
+# Hand check: confidences 0.9, 0.9, 0.6, 0.6 where the first is right, the second
+# wrong and the last two right: the 0.9 bin has accuracy 0.5 (gap 0.4), the 0.6 bin
+# accuracy 1.0 (gap 0.4), so ECE = 0.4. We apply it to the model's next-token
+# predictions on the validation windows (confidence: the probability of its top token).
+
+
+# %%
+def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
+    """ECE with equal-width confidence bins (a bin holds confidences in (lo, hi])."""
+    bins = np.clip(np.ceil(confidences * n_bins).astype(int) - 1, 0, n_bins - 1)
+    return float(sum((bins == b).mean() * abs(correct[bins == b].mean() - confidences[bins == b].mean()) for b in range(n_bins) if (bins == b).any()))
+
+
+assert math.isclose(expected_calibration_error(np.array([0.9, 0.9, 0.6, 0.6]), np.array([1.0, 0.0, 1.0, 1.0]), n_bins=10), 0.4)
+
+
+def confidence_and_correct(logits: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    probs = logits.softmax(-1)
+    return probs.max(-1).values.flatten().numpy(), (probs.argmax(-1) == targets).flatten().double().numpy()
+
+
+def fitted_temperature(logits: torch.Tensor, targets: torch.Tensor, low: float = 0.5, high: float = 4.0) -> float:
+    """The T minimising the negative log-likelihood of logits / T: a golden-section search (the loss is convex in 1/T)."""
+    flat, labels = logits.flatten(0, 1), targets.flatten()
+    nll = lambda t: F.cross_entropy(flat / t, labels).item()  # noqa: E731
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(30):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        low, high = (low, b) if nll(a) < nll(b) else (a, high)
+    return (low + high) / 2
+
+
+fit, test = slice(0, WINDOWS // 2), slice(WINDOWS // 2, None)
+sharpened = 2.0 * logits  # an overconfident copy: the same ranking, probabilities too sharp
+calibration = {}
+for name, these in [("the pretrained model", logits), ("its logits x 2 (overconfident)", sharpened)]:
+    temperature = fitted_temperature(these[fit], targets[fit])
+    before = expected_calibration_error(*confidence_and_correct(these[test], targets[test]))
+    after = expected_calibration_error(*confidence_and_correct(these[test] / temperature, targets[test]))
+    calibration[name] = (temperature, before, after)
+    print(f"{name:32s}: ECE {before:.4f}; fitted T = {temperature:.2f}; ECE after dividing by T {after:.4f}")
+assert calibration["the pretrained model"][1] < 0.05, "pretraining on cross-entropy leaves next-token probabilities calibrated"
+assert 0.8 < calibration["the pretrained model"][0] < 1.25
+assert 1.6 < calibration["its logits x 2 (overconfident)"][0] < 2.5 and calibration["its logits x 2 (overconfident)"][2] < 0.3 * calibration["its logits x 2 (overconfident)"][1]
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+for ax, (name, these) in zip(axes, [("pretrained model", logits[test]), ("logits x 2", sharpened[test])], strict=True):
+    confidences, hits = confidence_and_correct(these, targets[test])
+    bins = np.clip(np.ceil(confidences * 15).astype(int) - 1, 0, 14)
+    accuracy = [hits[bins == b].mean() if (bins == b).any() else 0 for b in range(15)]
+    ax.bar(np.arange(15) / 15, accuracy, width=1 / 15, align="edge", edgecolor="black", alpha=0.7, label="accuracy in bin")
+    ax.plot([0, 1], [0, 1], "r--", label="calibrated")
+    ax.set(title=f"{name}: ECE {expected_calibration_error(confidences, hits):.3f}", xlabel="confidence (top-token probability)", ylabel="accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What to notice.** On its own training text the model looks best with almost
-# no smoothing: it has memorised those counts. On held-out modules, tiny $k$ is
-# punished because unseen trigrams get almost zero probability, and large $k$
-# flattens every distribution towards uniform. Judged on training text you would
-# pick the wrong model; this is why every LLM paper reports *validation*
-# perplexity. The best held-out model is far better than uniform guessing.
-
-# %%
-assert min(test_ppl) < 0.5 * V, "the trigram model should beat uniform guessing by far"
-assert train_ppl[0] < test_ppl[0], "with almost no smoothing the model overfits its training text"
-assert 0 < np.argmin(test_ppl) < len(ks) - 1, "the best smoothing is in the interior of the sweep"
-
-# %% [markdown]
-# ## 2. Precision, recall and F1
+# A model pretrained with cross-entropy is close to calibrated on text like its
+# training text: the loss itself rewards honest probabilities. Fine-tuning, and above
+# all preference tuning, usually makes chat models overconfident (GPT-4's technical
+# report shows its calibration worsening after RLHF). Dividing the logits by one fitted
+# number, **temperature scaling** (Guo et al., 2017), repairs much of it without
+# changing a single prediction, as it does for the sharpened copy. Calibration matters
+# whenever a probability decides something: abstaining when unsure, routing to a human,
+# reporting a confidence.
+#
+# ## 5. Metrics for generated text
+#
+# Perplexity needs the model's probabilities; generated text is graded against references
+# instead. Three metrics cover most reports, each built from its definition.
+#
+# ### Precision, recall and F1
 #
 # For a yes/no decision (is this email spam? is this answer toxic?), count true
 # positives (TP), false positives (FP) and false negatives (FN):
@@ -244,7 +531,7 @@ assert math.isclose(token_f1("the cat sat", "a cat sat down"), 4 / 7)
 assert token_f1("Paris", "paris") == 1.0 and token_f1("London", "Paris") == 0.0
 
 # %% [markdown]
-# ## 3. BLEU
+# ### BLEU
 #
 # BLEU (Papineni et al., 2002) scores a candidate text against one or more
 # reference texts. Its four ingredients:
@@ -406,7 +693,7 @@ print(f"mean of smoothed sentence BLEUs: {100 * mean_sentence_bleu:.2f} (a diffe
 assert abs(100 * mean_sentence_bleu - sacre_corpus.score) > 0.5
 
 # %% [markdown]
-# ## 4. ROUGE-L
+# ### ROUGE-L
 #
 # ROUGE was designed for summarisation, where *recall* of the reference's content
 # matters most. ROUGE-L uses the **longest common subsequence** (LCS): the
@@ -467,360 +754,130 @@ for _ in range(200):
     assert lcs_length(a, b) == lcs_brute_force(a, b), (a, b)
 print("ROUGE-L hand examples and 200 random LCS checks passed")
 
-# %% [markdown]
-# ## 5. A multiple-choice benchmark harness
-#
-# Benchmarks such as MMLU, HellaSwag or ARC are multiple-choice. A common way to
-# run them on a base model (used by EleutherAI's `lm-evaluation-harness`) is to
-# score each option by the **log-likelihood** the model assigns to it as a
-# continuation of the question, and pick the highest. The harness below knows
-# nothing about the model: it takes any `scorer(context, continuation) -> float`.
-#
-# To have a model whose knowledge we control, we invent a small world of 120
-# countries and their capitals, and write a training text that states a
-# fraction of the facts. A word trigram model (interpolated with bigram and
-# unigram estimates, so unseen contexts still get a sensible probability) is
-# trained on it. Model **A** reads 40% of the facts, model **B** reads 80%.
-# The benchmark asks about all 120 countries, so each model meets questions on
-# facts it has read and on facts it has never seen.
-
-
-# %%
-@dataclass(frozen=True)
-class MultipleChoiceQuestion:
-    question: str
-    context: str  # what the model is asked to continue
-    options: tuple[str, ...]
-    answer_index: int
-
-
-def make_name(rng: np.random.Generator, n_syllables: int) -> str:
-    syllables = [
-        "ka",
-        "lo",
-        "mir",
-        "ta",
-        "vel",
-        "du",
-        "sen",
-        "ra",
-        "bo",
-        "zi",
-        "qu",
-        "ne",
-        "tor",
-        "pa",
-        "li",
-        "gar",
-    ]
-    return "".join(rng.choice(syllables, size=n_syllables))
-
-
-rng = np.random.default_rng(0)
-names: list[str] = []
-while len(names) < 240:  # unique names: 120 countries, then 120 capitals
-    name = make_name(rng, 3)
-    if name not in names:
-        names.append(name)
-countries, capitals = names[:120], names[120:]
-fact_order = rng.permutation(120)
-
-
-def training_text(fraction_of_facts: float) -> list[list[str]]:
-    """Sentences stating the first `fraction` of the facts, each said 1-3 times."""
-    n_seen = int(fraction_of_facts * len(countries))
-    sentences = []
-    for i in fact_order[:n_seen]:
-        for _ in range(rng.integers(1, 4)):
-            sentences.append(f"the capital of {countries[i]} is {capitals[i]} .".split())
-    return sentences
-
-
-class InterpolatedTrigramModel:
-    """p(w | u v) = 0.7 p3 + 0.2 p2 + 0.1 p1, each level add-0.01 smoothed."""
-
-    def __init__(self, sentences: list[list[str]], vocabulary: list[str]) -> None:
-        self.vocab_size = len(vocabulary)
-        self.uni, self.bi, self.tri = Counter(), Counter(), Counter()
-        self.bi_ctx, self.tri_ctx = Counter(), Counter()
-        for sentence in sentences:
-            tokens = ["<s>", "<s>", *sentence]
-            for u, v, w in zip(tokens, tokens[1:], tokens[2:], strict=False):
-                self.uni[w] += 1
-                self.bi[v, w] += 1
-                self.bi_ctx[v] += 1
-                self.tri[u, v, w] += 1
-                self.tri_ctx[u, v] += 1
-        self.total = sum(self.uni.values())
-
-    def log_prob(self, u: str, v: str, w: str, k: float = 0.01) -> float:
-        p1 = (self.uni[w] + k) / (self.total + k * self.vocab_size)
-        p2 = (self.bi[v, w] + k) / (self.bi_ctx[v] + k * self.vocab_size)
-        p3 = (self.tri[u, v, w] + k) / (self.tri_ctx[u, v] + k * self.vocab_size)
-        return math.log(0.7 * p3 + 0.2 * p2 + 0.1 * p1)
-
-    def score(self, context: str, continuation: str) -> float:
-        """Sum of log p(token | two previous tokens) over the continuation's tokens."""
-        tokens = ["<s>", "<s>", *context.split()]
-        total = 0.0
-        for token in continuation.split():
-            total += self.log_prob(tokens[-2], tokens[-1], token)
-            tokens.append(token)
-        return total
-
-
-vocabulary = ["the", "capital", "of", "is", ".", *countries, *capitals]
-model_a = InterpolatedTrigramModel(training_text(0.4), vocabulary)
-model_b = InterpolatedTrigramModel(training_text(0.8), vocabulary)
-
-benchmark = []
-for i in range(len(countries)):
-    distractors = rng.choice([c for j, c in enumerate(capitals) if j != i], size=3, replace=False)
-    options = [capitals[i], *distractors]
-    order = rng.permutation(4)  # shuffle, so "always pick A" cannot score above chance
-    benchmark.append(
-        MultipleChoiceQuestion(
-            question=f"What is the capital of {countries[i]}?",
-            context=f"the capital of {countries[i]} is",
-            options=tuple(options[o] for o in order),
-            answer_index=int(np.argwhere(order == 0)[0, 0]),
-        )
-    )
-q = benchmark[0]
-print(q.question, "options:", ", ".join(f"{'ABCD'[j]}) {o}" for j, o in enumerate(q.options)))
 
 # %% [markdown]
-# The harness returns one 0/1 correctness value per question, not just the mean:
-# the per-question results are what the confidence interval is built from.
-#
-# **Bootstrap confidence interval.** The benchmark is one sample of the
-# questions we could have asked. Resampling the questions with replacement many
-# times, and recomputing accuracy each time, shows how much the number would move
-# with a different sample; the 2.5th and 97.5th percentiles give a 95% interval.
-# To compare two models, resample the *same* questions for both (a paired
-# bootstrap) and look at the interval of the difference.
-
-
-# %%
-def run_benchmark(
-    questions: Sequence[MultipleChoiceQuestion], scorer: Callable[[str, str], float]
-) -> np.ndarray:
-    """Per-question correctness (1.0 or 0.0): pick the option with the highest score."""
-    correct = []
-    for question in questions:
-        scores = [scorer(question.context, option) for option in question.options]
-        correct.append(float(int(np.argmax(scores)) == question.answer_index))
-    return np.array(correct)
-
-
-def bootstrap_interval(
-    values: np.ndarray, n_resamples: int = 5000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval for the mean of `values`."""
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, len(values), size=(n_resamples, len(values)))
-    means = values[indices].mean(axis=1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
-
-
-correct_a = run_benchmark(benchmark, model_a.score)
-correct_b = run_benchmark(benchmark, model_b.score)
-ci_a, ci_b = bootstrap_interval(correct_a), bootstrap_interval(correct_b)
-ci_diff = bootstrap_interval(correct_b - correct_a)
-print(f"model A accuracy {correct_a.mean():.3f}  95% CI [{ci_a[0]:.3f}, {ci_a[1]:.3f}]")
-print(f"model B accuracy {correct_b.mean():.3f}  95% CI [{ci_b[0]:.3f}, {ci_b[1]:.3f}]")
-print(
-    f"B - A            {(correct_b - correct_a).mean():+.3f}  95% CI [{ci_diff[0]:+.3f}, {ci_diff[1]:+.3f}]"
-)
-
-# %%
-assert ci_a[0] > 0.25 and ci_b[0] > 0.25, "both models are above chance (1 in 4)"
-assert ci_a[0] <= correct_a.mean() <= ci_a[1]
-assert ci_diff[0] > 0, "B's advantage over A is larger than resampling noise"
-
-rng_plot = np.random.default_rng(1)
-resample = rng_plot.integers(0, len(benchmark), size=(5000, len(benchmark)))
-bins = (np.arange(0, len(benchmark) + 2, 2) - 0.5) / len(benchmark)  # accuracy moves in steps of 1/120
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.hist(correct_a[resample].mean(axis=1), bins=bins, alpha=0.6, label="model A (40% of facts)")
-ax.hist(correct_b[resample].mean(axis=1), bins=bins, alpha=0.6, label="model B (80% of facts)")
-ax.axvline(0.25, color="black", linestyle="--", label="chance")
-ax.set_xlabel("accuracy on a bootstrap resample of the 120 questions")
-ax.set_ylabel("number of resamples")
-ax.set_title("Bootstrap distribution of benchmark accuracy")
-ax.legend()
-plt.show()
-
-# %% [markdown]
-# **What to notice.** With 120 questions, each accuracy is uncertain by several
-# points either way. A leaderboard gap of one or two points on a benchmark of
-# this size says nothing; here the gap is large enough that the paired interval
-# excludes zero. Real harnesses also care about the prompt format, the few-shot
-# examples, and whether option scores are normalised by length: scoring a long
-# option by its summed log-probability penalises it for every extra token.
-
-# %% [markdown]
-# A single accuracy hides *where* a model fails. Splitting model A's results by
-# whether the fact was in its training text shows something a mean cannot: on
-# unseen facts it does **worse than chance**. With no trigram evidence, its
-# probabilities fall back to how often each capital appeared in training, so it
-# prefers a distractor it has read about over a correct answer it has never
-# seen. Real models show the same bias towards frequent answers, which is why
-# benchmark reports break results down by category.
-
-# %%
-seen_by_a = np.zeros(len(countries), dtype=bool)
-seen_by_a[fact_order[: int(0.4 * len(countries))]] = True
-acc_seen, acc_unseen = correct_a[seen_by_a].mean(), correct_a[~seen_by_a].mean()
-print(
-    f"model A: accuracy {acc_seen:.3f} on the {seen_by_a.sum()} facts it read, {acc_unseen:.3f} on the rest"
-)
-assert acc_seen > 0.9, "facts stated in the training text are answered correctly"
-assert acc_unseen < 0.25, "unseen facts: the frequency prior beats the right answer"
-
-# %% [markdown]
-# ## 6. Calibration: can we trust the model's confidence?
-#
-# A model is **calibrated** if, among predictions made with confidence 0.8, about
-# 80% are right. A **reliability diagram** bins predictions by confidence and
-# plots accuracy against confidence; a calibrated model lies on the diagonal. The
-# **expected calibration error** summarises the gaps, weighted by bin size:
-#
-# $$\text{ECE} = \sum_{b} \frac{|B_b|}{N}\,\big|\text{acc}(B_b) - \text{conf}(B_b)\big|.$$
-#
-# Hand check: four predictions with confidences 0.9, 0.9, 0.6, 0.6, where the
-# first is right, the second wrong and the last two right. The 0.9 bin has
-# accuracy 0.5 (gap 0.4), the 0.6 bin accuracy 1.0 (gap 0.4), each holds half the
-# predictions, so ECE = 0.4.
-
-
-# %%
-def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
-    """ECE with equal-width confidence bins (a bin holds confidences in (lo, hi])."""
-    bin_ids = np.clip(np.ceil(confidences * n_bins).astype(int) - 1, 0, n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bin_ids == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidences[in_bin].mean())
-    return float(ece)
-
-
-assert math.isclose(
-    expected_calibration_error(np.array([0.9, 0.9, 0.6, 0.6]), np.array([1.0, 0.0, 1.0, 1.0]), n_bins=10), 0.4
-)
-
-# %% [markdown]
-# **Synthetic predictions.** We draw logits for 20,000 ten-class examples and
-# then draw each true label *from the softmax of those logits*. By construction,
-# a model that outputs exactly that softmax is calibrated. An overconfident model
-# is simulated by multiplying the same logits by 2.5 before the softmax: it ranks
-# the classes identically (same accuracy) but its probabilities are too sharp,
-# the typical failure of large networks trained long on cross-entropy.
-
-# %%
-rng = np.random.default_rng(0)
-n_examples, n_classes, sharpening = 20_000, 10, 2.5
-true_logits = rng.normal(0.0, 1.5, size=(n_examples, n_classes))
-true_probs = np.exp(log_softmax(true_logits))
-labels = (rng.random(n_examples)[:, None] > np.cumsum(true_probs, axis=1)).sum(axis=1)  # inverse-CDF sampling
-overconfident_logits = sharpening * true_logits
-
-
-def confidence_and_correct(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    probs = np.exp(log_softmax(logits))
-    return probs.max(axis=1), (probs.argmax(axis=1) == labels).astype(float)
-
-
-conf_cal, correct_cal = confidence_and_correct(true_logits, labels)
-conf_over, correct_over = confidence_and_correct(overconfident_logits, labels)
-ece_cal = expected_calibration_error(conf_cal, correct_cal)
-ece_over = expected_calibration_error(conf_over, correct_over)
-print(
-    f"accuracy {correct_cal.mean():.3f} (both models); ECE calibrated {ece_cal:.4f}, overconfident {ece_over:.4f}"
-)
-assert np.array_equal(correct_cal, correct_over), "scaling logits does not change the predicted class"
-assert ece_cal < 0.02 and ece_over > 5 * ece_cal
-
-# %% [markdown]
-# **Temperature scaling** (Guo et al., 2017) divides all logits by one number
-# $T$, fitted on held-out data by minimising the negative log-likelihood. It
-# cannot change which class is predicted, only how confident the model is. We fit
-# $T$ on the first half of the examples by a grid search (a one-parameter problem
-# needs nothing fancier) and measure ECE on the second half. Since the
-# overconfidence was a factor of 2.5, we expect $T \approx 2.5$.
-
-
-# %%
-def mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(-log_softmax(logits)[np.arange(len(labels)), labels].mean())
-
-
-fit_half, test_half = slice(0, n_examples // 2), slice(n_examples // 2, None)
-temperatures = np.linspace(0.5, 5.0, 451)
-nll_curve = [mean_nll(overconfident_logits[fit_half] / t, labels[fit_half]) for t in temperatures]
-best_temperature = float(temperatures[int(np.argmin(nll_curve))])
-
-conf_before, correct_before = confidence_and_correct(overconfident_logits[test_half], labels[test_half])
-conf_after, correct_after = confidence_and_correct(
-    overconfident_logits[test_half] / best_temperature, labels[test_half]
-)
-ece_before = expected_calibration_error(conf_before, correct_before)
-ece_after = expected_calibration_error(conf_after, correct_after)
-print(f"fitted T = {best_temperature:.2f}; test ECE {ece_before:.4f} -> {ece_after:.4f}")
-
-assert abs(best_temperature - sharpening) < 0.3
-assert ece_after < 0.3 * ece_before, "temperature scaling removes most of the calibration error"
-assert np.array_equal(correct_before, correct_after), "temperature scaling keeps accuracy unchanged"
-
-
-# %%
-def plot_reliability(
-    ax: plt.Axes, confidences: np.ndarray, correct: np.ndarray, title: str, n_bins: int = 15
-) -> None:
-    edges = np.linspace(0, 1, n_bins + 1)
-    bin_ids = np.clip(np.ceil(confidences * n_bins).astype(int) - 1, 0, n_bins - 1)
-    accuracy = [correct[bin_ids == b].mean() if (bin_ids == b).any() else 0.0 for b in range(n_bins)]
-    ax.bar(
-        edges[:-1],
-        accuracy,
-        width=1 / n_bins,
-        align="edge",
-        edgecolor="black",
-        alpha=0.7,
-        label="accuracy in bin",
-    )
-    ax.plot([0, 1], [0, 1], "r--", label="perfect calibration")
-    ece = expected_calibration_error(confidences, correct, n_bins)
-    ax.set_title(f"{title}\nECE = {ece:.3f}")
-    ax.set_xlabel("confidence (max probability)")
-    ax.set_ylabel("accuracy")
-    ax.legend(loc="upper left", fontsize=8)
-
-
-fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-plot_reliability(axes[0], conf_cal[test_half], correct_cal[test_half], "calibrated model")
-plot_reliability(axes[1], conf_before, correct_before, "overconfident (logits x 2.5)")
-plot_reliability(axes[2], conf_after, correct_after, f"after temperature scaling, T = {best_temperature:.2f}")
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# **What to notice.** The overconfident model's bars sit *below* the diagonal:
-# when it says 95%, it is right far less often. Dividing its logits by the fitted
-# temperature puts the bars back on the diagonal without changing a single
-# prediction. Calibration matters for LLM products whenever a probability is
-# used to decide something: abstaining when unsure, routing to a human, or
-# reporting a confidence score to a user.
+# **With more compute** a learner would run a real open model through
+# `lm-evaluation-harness` on MMLU, HellaSwag or ARC (and compare with published
+# numbers), score code by running it against unit tests (pass@k), check contamination
+# against the model's actual pretraining data, and read an LLM judge's agreement with
+# people before trusting it.
 #
 # ## What to try next
 #
-# 1. Replace add-$k$ in the character model by interpolation with the bigram
-#    and unigram estimates (as in section 5), and compare held-out perplexity.
-# 2. Compute BLEU with `sacrebleu`'s default `13a` tokenizer on sentences with
-#    punctuation, and see how much the score moves with tokenization alone.
-# 3. Give the benchmark options of different lengths (e.g. two-word capitals)
-#    and compare summed log-likelihood with length-normalised log-likelihood.
-# 4. Make the synthetic model *underconfident* (multiply the logits by 0.5) and
-#    check that temperature scaling now finds $T < 1$.
+# 1. **Length-normalised choice.** Write `my_acc_norm(log_likelihoods, n_bytes)`: the
+#    index of the option with the highest log-likelihood per byte.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def my_acc_norm(log_likelihoods, n_bytes):
+#     scores = [ll / b for ll, b in zip(log_likelihoods, n_bytes)]
+#     return max(range(len(scores)), key=scores.__getitem__)
+# ```
+# </details>
+#
+# 2. **n-gram overlap.** Write `my_overlap(item, corpus, n)`: the fraction of the
+#    item's n-grams (lists of token ids) that occur anywhere in the corpus (a list).
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def my_overlap(item, corpus, n):
+#     seen = {tuple(corpus[i : i + n]) for i in range(len(corpus) - n + 1)}
+#     grams = [tuple(item[i : i + n]) for i in range(len(item) - n + 1)]
+#     return sum(g in seen for g in grams) / len(grams)
+# ```
+# </details>
+#
+# 3. **Expected calibration error.** Write `my_ece(confidences, correct, n_bins)` with
+#    equal-width bins, a confidence of exactly `hi` belonging to the bin `(lo, hi]`.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def my_ece(confidences, correct, n_bins):
+#     bins = np.clip(np.ceil(confidences * n_bins).astype(int) - 1, 0, n_bins - 1)
+#     return sum((bins == b).mean() * abs(correct[bins == b].mean() - confidences[bins == b].mean())
+#                for b in range(n_bins) if (bins == b).any())
+# ```
+# </details>
+#
+# 4. Without a check: score the benchmark with a sliding window of context instead
+#    of 48 tokens, or with 8, and see how accuracy moves; then give the options of the
+#    planted-leak questions a different indentation and see whether the detector
+#    still finds them.
+#
+# Each check compares your function with the definition on test inputs; the asserts
+# show that it accepts the solution and rejects a plausible mistake.
+
+
+# %%
+def report(ok: bool, message: str) -> bool:
+    print(("correct: " if ok else "not yet: ") + message)
+    return ok
+
+
+def check_acc_norm(candidate) -> bool:
+    cases = [(([-2.0, -2.5], [2, 5]), 1), (([-10.0, -12.0, -30.0], [10, 10, 40]), 2), (([-1.0, -4.0], [1, 2]), 0)]
+    try:
+        got = [candidate(*args) for args, _ in cases]
+    except Exception as error:  # a learner's unfinished function may fail in any way
+        return report(False, f"{type(error).__name__}: {error}")
+    ok = got == [e for _, e in cases]
+    return report(ok, "the best log-likelihood per byte" if ok else f"got {got}, expected {[e for _, e in cases]}")
+
+
+def my_acc_norm(log_likelihoods, n_bytes):
+    ...  # your code here
+
+
+assert check_acc_norm(lambda ll, b: choose(ll, b, normalise=True))
+assert not check_acc_norm(lambda ll, b: choose(ll, b, normalise=False))  # the plain sum
+check_acc_norm(my_acc_norm)
+
+
+# %%
+def check_overlap(candidate) -> bool:
+    corpus_ids = [1, 2, 3, 4, 5, 1, 2, 9]
+    cases = [(([1, 2, 3], 2), 1.0), (([2, 9, 7], 2), 0.5), (([4, 5, 1, 9], 3), 0.5), (([7, 7, 7], 1), 0.0)]
+    try:
+        got = [candidate(item, corpus_ids, n) for (item, n), _ in cases]
+        ok = all(g is not None and math.isclose(g, e) for g, (_, e) in zip(got, cases, strict=True))
+    except Exception as error:
+        return report(False, f"{type(error).__name__}: {error}")
+    return report(ok, "the share of the item's n-grams found in the corpus" if ok else f"got {got}, expected {[e for _, e in cases]}")
+
+
+def my_overlap(item, corpus, n):
+    ...  # your code here
+
+
+def overlap_reference(item, corpus_ids, n):
+    hashes = torch.unique(ngram_hashes(torch.tensor(corpus_ids), n))
+    return torch.isin(ngram_hashes(torch.tensor(item), n), hashes).double().mean().item()
+
+
+assert check_overlap(overlap_reference)
+assert not check_overlap(lambda item, corpus_ids, n: float(any(tuple(item[i : i + n]) in {tuple(corpus_ids[j : j + n]) for j in range(len(corpus_ids))} for i in range(len(item)))))  # any hit, not the share
+check_overlap(my_overlap)
+
+
+# %%
+def check_ece(candidate) -> bool:
+    cases = [((np.array([0.9, 0.9, 0.6, 0.6]), np.array([1.0, 0.0, 1.0, 1.0]), 10), 0.4), ((np.array([0.5, 1.0, 0.2]), np.array([1.0, 1.0, 0.0]), 5), 0.5 / 3 + 0.2 / 3)]
+    try:
+        got = [candidate(*args) for args, _ in cases]
+        ok = all(g is not None and math.isclose(g, e, abs_tol=1e-12) for g, (_, e) in zip(got, cases, strict=True))
+    except Exception as error:
+        return report(False, f"{type(error).__name__}: {error}")
+    return report(ok, "expected calibration error" if ok else f"got {got}, expected {[e for _, e in cases]}")
+
+
+def my_ece(confidences, correct, n_bins):
+    ...  # your code here
+
+
+assert check_ece(expected_calibration_error)
+assert not check_ece(lambda c, k, n: float(abs(k.mean() - c.mean())))  # one bin for everything
+check_ece(my_ece)
+print(f"this notebook used {time.process_time() - started_cpu:.0f} s of CPU")

@@ -47,6 +47,7 @@ PACKAGES_THAT_MATTER = (
     "jupytext",
     "jsonschema",
     "mcp",
+    "peft",
 )
 KEY_LENGTH = 20
 STALE_TEMPORARY_SECONDS = 60
