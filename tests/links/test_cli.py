@@ -47,7 +47,7 @@ def test_yaml_that_would_expand_without_bound_is_refused_at_its_position(tmp_pat
     """A billion-laughs file is one located line, refused while composing, as the curriculum loader refuses it."""
     monkeypatch.chdir(tmp_path)
     lines = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
-        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}]" for p, c in zip("abcdefgh", "bcdefghi")
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     ]
     Path("laughs.yml").write_text("\n".join(lines) + "\nurl: https://a.example/\n")
     code, _out, err = run(["--no-cache", "laughs.yml"], capsys)
