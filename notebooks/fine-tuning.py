@@ -512,6 +512,10 @@ print(f"merged vs adapter logits: max difference {gap32:.1e} in float32, {gap64:
 # against our merge. If `peft` is not installed the cell says so and moves on.
 
 # %%
+import warnings
+
+# peft imports transformers, whose tqdm.auto warns that Jupyter widgets (unused here) are missing
+warnings.filterwarnings("ignore", message="IProgress not found")
 try:
     from peft import LoraConfig, get_peft_model
 except ImportError:
