@@ -319,9 +319,12 @@ for attack in [
 # package, or above the working directory); run alone, for example on Colab,
 # it falls back to a few topics written out below, so the notebook still runs.
 # The ranking is BM25 (the `rag` topic builds it in detail), checked here
-# against a value computed by hand.
+# against a value computed by hand. (The comment that opens the next cell tells
+# the path's notebook runner that the outputs depend on those files, so editing
+# a topic executes this notebook again.)
 
 # %%
+# llm-path: reads ../curriculum/topics/*.yml
 FALLBACK_TOPICS = [
     {
         "id": "rag",

@@ -1,8 +1,8 @@
 """The notebook cache: keys from what can change a notebook's outputs, the store, the views and their stamps.
 
 A notebook's cache key hashes its code cells, its kernel, the environment that matters (Python
-and the packages notebooks use) and the files of the local packages it imports, never its
-prose: editing a Markdown cell re-runs nothing, and the executed view is rebuilt from the fresh
+and the packages notebooks use), the files of the local packages it imports and the data files
+it declares it reads (reads.py), never its prose: editing a Markdown cell re-runs nothing, and the executed view is rebuilt from the fresh
 source with the cached outputs, so no stale text is ever shown.
 
 Layout of the cache folder:
@@ -73,7 +73,10 @@ def environment_fingerprint() -> dict[str, str]:
 def cache_key(
     notebook: NotebookNode, fingerprint: dict[str, str], packages: dict[str, str] | None = None
 ) -> str:
-    """Hash of the code cells, the kernel, the environment and the local packages (name -> digest); prose is left out on purpose."""
+    """Hash of the code cells, the kernel, the environment, the local packages and declared data files (name -> digest).
+
+    Prose is left out on purpose: editing it re-renders the view without executing again.
+    """
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     payload = {"code": code, "kernel": KERNEL, "env": fingerprint, "packages": packages or {}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:KEY_LENGTH]

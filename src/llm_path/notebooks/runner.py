@@ -12,6 +12,7 @@ from llm_path.notebooks.cache import NotebookCache, cache_key, environment_finge
 from llm_path.notebooks.formats import NotebookNode, read_source
 from llm_path.notebooks.outputs import DEFAULT_OUTPUT_LIMIT
 from llm_path.notebooks.packages import LocalPackages, PrepareJob
+from llm_path.notebooks.reads import ReadsError, reads_digests
 from llm_path.notebooks.results import NotebookFailure, NotebookResult
 from llm_path.notebooks.workers import run_jobs
 
@@ -109,7 +110,15 @@ class NotebookRunner:
                 )
                 continue
             text = source.read_text(encoding="utf-8")
-            digest = source_digest(text, self.fingerprint, packages.digests(packages.imported_by(text)))
+            try:
+                reads = reads_digests(text, self.source_dir)
+            except ReadsError as error:
+                failure = NotebookFailure(name, self._display(source), 0, error.line, str(error))
+                report(NotebookResult(name, "failed", 0.0, None, failure))
+                continue
+            digest = source_digest(
+                text, self.fingerprint, {**packages.digests(packages.imported_by(text)), **reads}
+            )
             view = None if force else self.cache.current_view(name, digest)
             if view is not None:
                 report(NotebookResult(name, "cached", 0.0, view))
@@ -117,7 +126,7 @@ class NotebookRunner:
             notebook = read_source(text)
             code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
             imports = packages.imported_by(code)
-            key = cache_key(notebook, self.fingerprint, packages.digests(imports))
+            key = cache_key(notebook, self.fingerprint, {**packages.digests(imports), **reads})
             if self.cache.stored(name, key).is_file() and not force:
                 report(
                     NotebookResult(name, "cached", 0.0, self.cache.update_view(name, notebook, key, digest))
