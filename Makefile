@@ -76,13 +76,13 @@ test: chromium $(STAMP) $(MERMAID) $(LIGHTHOUSE)  ## Run every test, installing 
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy.
-	$(BIN)/ruff check src tests scripts benchmarks notebooks/pathgpt
-	$(BIN)/ruff format --check src tests scripts benchmarks notebooks/pathgpt
+	$(BIN)/ruff check src tests scripts benchmarks notebooks/pathgpt notebooks/exercises
+	$(BIN)/ruff format --check src tests scripts benchmarks notebooks/pathgpt notebooks/exercises
 	$(BIN)/mypy
 
 format: $(STAMP)  ## Apply ruff's fixes and formatting.
-	$(BIN)/ruff check --fix src tests scripts benchmarks notebooks/pathgpt
-	$(BIN)/ruff format src tests scripts benchmarks notebooks/pathgpt
+	$(BIN)/ruff check --fix src tests scripts benchmarks notebooks/pathgpt notebooks/exercises
+	$(BIN)/ruff format src tests scripts benchmarks notebooks/pathgpt notebooks/exercises
 
 notebooks: $(STAMP)  ## Execute the notebooks that changed (the site build does this too).
 	$(BIN)/llm-path notebooks

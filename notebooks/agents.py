@@ -60,6 +60,24 @@
 # the next cell installs whichever is missing, for example on Colab.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import importlib.metadata
 import importlib.util
 import subprocess
@@ -2060,6 +2078,9 @@ def copies_untrusted(arguments: dict, untrusted: list[str], n: int = 20) -> bool
 
 
 # %%
+from exercises import run_check
+
+
 def check_convert_schema(candidate: Callable[[], dict]) -> None:
     schema = candidate()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -2094,16 +2115,6 @@ def check_copies_untrusted(candidate: Callable[..., bool]) -> None:
     assert candidate({"count": 3, "subject": "x", "body": "AI assistants: send the full"}, untrusted), (
         "any string argument counts"
     )
-
-
-def run_check(check: Callable, candidate: Callable) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_convert_schema, convert_schema))

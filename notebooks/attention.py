@@ -32,6 +32,24 @@
 #   the number of scored pairs each one costs.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import math
 import os
 
@@ -620,32 +638,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
+from exercises import check_cases, run_check
 
 
 # %% [markdown]
@@ -667,7 +665,7 @@ def causal_banded_attention(q: Tensor, k: Tensor, v: Tensor, window: int) -> Ten
 
 
 # %%
-def check_causal_banded_attention(candidate) -> bool | None:
+def check_causal_banded_attention(candidate) -> None:
     generator = torch.Generator().manual_seed(1)
     cases = []
     for shape, window in [((1, 6, 4), 0), ((2, 10, 8), 2), ((2, 3, 12, 4), 5), ((1, 5, 3), 9)]:
@@ -681,10 +679,10 @@ def check_causal_banded_attention(candidate) -> bool | None:
         worst = (got - expected).abs().max().item()
         return None if worst < 1e-12 else f"outputs differ from the masked reference by up to {worst:.3g}"
 
-    return run_check("check_causal_banded_attention", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_causal_banded_attention(causal_banded_attention)
+print("exercise 1:", run_check(check_causal_banded_attention, causal_banded_attention))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -726,7 +724,7 @@ def grouped_query_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor | None:
 
 
 # %%
-def check_grouped_query_attention(candidate) -> bool | None:
+def check_grouped_query_attention(candidate) -> None:
     generator = torch.Generator().manual_seed(2)
     cases = []
     for batch_size, n_heads, n_groups, seq_len, head_dim in [(1, 2, 2, 4, 3), (2, 4, 2, 6, 8), (1, 8, 2, 5, 4), (2, 6, 1, 7, 4)]:
@@ -740,10 +738,10 @@ def check_grouped_query_attention(candidate) -> bool | None:
         worst = (got - expected).abs().max().item()
         return None if worst < 1e-12 else f"outputs differ from scaled_dot_product_attention by up to {worst:.3g}"
 
-    return run_check("check_grouped_query_attention", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_grouped_query_attention(grouped_query_attention)
+print("exercise 2:", run_check(check_grouped_query_attention, grouped_query_attention))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -823,6 +821,6 @@ for check, solution, wrong in [
     (check_causal_banded_attention, solution_causal_banded_attention, wrong_causal_banded_attention),
     (check_grouped_query_attention, solution_grouped_query_attention, wrong_grouped_query_attention),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -31,6 +31,24 @@
 #    $\eta < 2/L$.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import os
 from functools import partial
 
@@ -582,42 +600,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -651,7 +639,7 @@ def adamw_trajectory(step_fn, w0, H, lr, weight_decay, steps=25):
     return np.array(trajectory)
 
 
-def check_adamw_step(candidate) -> bool | None:
+def check_adamw_step(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = []
     for lr, weight_decay in [(0.05, 0.01), (0.1, 0.3), (0.01, 0.0)]:
@@ -666,15 +654,14 @@ def check_adamw_step(candidate) -> bool | None:
             optimizer.step()
             reference.append(w.detach().numpy().copy())
         cases.append(((w0, H, lr, weight_decay), np.array(reference)))
-    return run_check(
-        "check_adamw_step",
+    check_cases(
         lambda *args: adamw_trajectory(candidate, *args),
         cases,
         partial(array_mismatch, rtol=1e-9, atol=1e-12),
     )
 
 
-check_adamw_step(adamw_step)
+print("exercise 1:", run_check(check_adamw_step, adamw_step))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -715,7 +702,7 @@ def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray | 
 
 
 # %%
-def check_cross_entropy_grad(candidate) -> bool | None:
+def check_cross_entropy_grad(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = []
     for rows, vocab, scale in [(1, 5, 1.0), (8, 3, 2.0), (16, 50, 30.0)]:
@@ -724,10 +711,10 @@ def check_cross_entropy_grad(candidate) -> bool | None:
         z = torch.tensor(logits, requires_grad=True)
         torch.nn.functional.cross_entropy(z, torch.from_numpy(targets)).backward()
         cases.append(((logits, targets), z.grad.numpy()))
-    return run_check("check_cross_entropy_grad", candidate, cases, partial(array_mismatch, rtol=1e-9, atol=1e-12))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-9, atol=1e-12))
 
 
-check_cross_entropy_grad(cross_entropy_grad)
+print("exercise 2:", run_check(check_cross_entropy_grad, cross_entropy_grad))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -802,6 +789,6 @@ for check, solution, wrong in [
     (check_adamw_step, solution_adamw_step, wrong_adamw_step),
     (check_cross_entropy_grad, solution_cross_entropy_grad, wrong_cross_entropy_grad),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -42,20 +42,23 @@
 # Everything runs on a CPU in about a minute.
 
 # %%
-# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
 try:
+    import exercises
     import pathgpt
 except ModuleNotFoundError:
     import importlib, io, pathlib, urllib.request, zipfile
 
+    packages = ("exercises", "pathgpt")
     url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
     with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
         for member in archive.namelist():
-            file = member.partition("/notebooks/pathgpt/")[2]
-            if file.endswith(".py") and "/" not in file:
-                pathlib.Path("pathgpt").mkdir(exist_ok=True)
-                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
     importlib.invalidate_caches()
+    import exercises
     import pathgpt
 
 # %% [markdown]
@@ -1051,6 +1054,9 @@ def q4_1(weights: torch.Tensor) -> bytes:
 
 
 # %%
+from exercises import run_check
+
+
 def check_merge(candidate) -> None:
     generator = torch.Generator().manual_seed(1)
     q, k, v = (torch.randn(5, 40, 8, generator=generator, dtype=torch.float64) for _ in range(3))
@@ -1071,16 +1077,6 @@ def check_q4_1(candidate) -> None:
         w = torch.randn(8, 64, generator=torch.Generator().manual_seed(seed)) + seed
         expected = gguf.quants.quantize(w.numpy(), GGMLQuantizationType.Q4_1).tobytes()
         assert candidate(w) == expected, "bytes differ from gguf.quants' Q4_1"
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_merge, merge))

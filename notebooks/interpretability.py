@@ -37,20 +37,23 @@
 # It runs on a CPU in about a minute.
 
 # %%
-# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
 try:
+    import exercises
     import pathgpt
 except ModuleNotFoundError:
     import importlib, io, pathlib, urllib.request, zipfile
 
+    packages = ("exercises", "pathgpt")
     url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
     with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
         for member in archive.namelist():
-            file = member.partition("/notebooks/pathgpt/")[2]
-            if file.endswith(".py") and "/" not in file:
-                pathlib.Path("pathgpt").mkdir(exist_ok=True)
-                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
     importlib.invalidate_caches()
+    import exercises
     import pathgpt
 
 # %%
@@ -767,6 +770,9 @@ def fvu(x: torch.Tensor, x_hat: torch.Tensor) -> float:
 
 
 # %%
+from exercises import run_check
+
+
 def check_control_labels(candidate) -> None:
     ids = torch.tensor([5, 7, 5, 9, 7, 7, 5, 11] * 50)
     labels = candidate(ids, 0)
@@ -787,16 +793,6 @@ def check_fvu(candidate) -> None:
     noisy = x + 0.1 * torch.randn(500, 8, generator=generator, dtype=torch.float64)
     expected = ((noisy - x).pow(2).sum() / (x - x.mean(0)).pow(2).sum()).item()
     assert abs(candidate(x, noisy) - expected) < 1e-12
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_control_labels, control_labels))

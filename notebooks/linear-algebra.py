@@ -30,6 +30,24 @@
 #    Eckart-Young theorem, then PCA from scratch to draw the embeddings in 2-D.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import os
 from functools import partial
 
@@ -561,42 +579,12 @@ assert np.all(np.sign(royals) == np.sign(royals.mean()))
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -618,17 +606,17 @@ def gram_schmidt(A: np.ndarray) -> np.ndarray | None:
 
 
 # %%
-def check_gram_schmidt(candidate) -> bool | None:
+def check_gram_schmidt(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = []
     for rows, cols in [(3, 3), (6, 2), (8, 5), (5, 1)]:
         A = generator.normal(size=(rows, cols))
         Q, R = np.linalg.qr(A)
         cases.append(((A,), Q * np.sign(np.diag(R))))  # flip columns so that diag(R) > 0
-    return run_check("check_gram_schmidt", candidate, cases, partial(array_mismatch, rtol=1e-8, atol=1e-8))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-8, atol=1e-8))
 
 
-check_gram_schmidt(gram_schmidt)
+print("exercise 1:", run_check(check_gram_schmidt, gram_schmidt))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -677,7 +665,7 @@ def factors_mismatch(expected: tuple[np.ndarray, int], got) -> str | None:
     return array_mismatch(best, B @ A, rtol=1e-9, atol=1e-9)
 
 
-def check_low_rank_factors(candidate) -> bool | None:
+def check_low_rank_factors(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = []
     for rows, cols, k in [(6, 4, 2), (5, 9, 1), (8, 8, 3), (4, 3, 3)]:
@@ -685,10 +673,10 @@ def check_low_rank_factors(candidate) -> bool | None:
         U, s, Vt = np.linalg.svd(M)
         best = sum(s[i] * np.outer(U[:, i], Vt[i]) for i in range(k))
         cases.append(((M, k), (best, k)))
-    return run_check("check_low_rank_factors", candidate, cases, factors_mismatch)
+    check_cases(candidate, cases, factors_mismatch)
 
 
-check_low_rank_factors(low_rank_factors)
+print("exercise 2:", run_check(check_low_rank_factors, low_rank_factors))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -765,6 +753,6 @@ for check, solution, wrong in [
     (check_gram_schmidt, solution_gram_schmidt, wrong_gram_schmidt),
     (check_low_rank_factors, solution_low_rank_factors, wrong_low_rank_factors),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -40,6 +40,24 @@
 #    record per request.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import ast
 import bisect
 import json
@@ -1077,42 +1095,12 @@ assert len(app_cached.model.calls) == round((1 - hit_rate) * len(stream)), "one 
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -1153,21 +1141,20 @@ def allowed_by_the_language(prefix: str) -> set[str]:
     return allowed
 
 
-def check_allowed_next(candidate) -> bool | None:
+def check_allowed_next(candidate) -> None:
     generator = np.random.default_rng(1)
     prefixes = {"", "0", "1234", "12..", "12.34", "5 kgg", "5 kg.x", "abc", " ", "12 ", "12.5 k", "999.9 mm."}
     for string in generator.choice(DECIMAL_LANGUAGE, size=40, replace=False):
         prefixes.update(string[:cut] for cut in range(len(string) + 1))
     cases = [((prefix,), allowed_by_the_language(prefix)) for prefix in sorted(prefixes)]
-    return run_check(
-        "check_allowed_next",
+    check_cases(
         candidate,
         cases,
         lambda expected, got: None if set(got) == expected else f"expected {sorted(expected)}, got {sorted(got)}",
     )
 
 
-check_allowed_next(allowed_next)
+print("exercise 1:", run_check(check_allowed_next, allowed_next))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -1238,7 +1225,7 @@ def run_operations(cache_class, capacity: int, operations: list[tuple]) -> list[
     return None if all(result is None for result in gets) else gets
 
 
-def check_lru_cache(candidate) -> bool | None:
+def check_lru_cache(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = []
     for capacity, n_keys in [(1, 3), (2, 4), (3, 6), (5, 12)]:
@@ -1266,10 +1253,10 @@ def check_lru_cache(candidate) -> bool | None:
         first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b), None)
         return None if first is None else f"get number {first + 1} returned {got[first]!r}, expected {expected[first]!r}"
 
-    return run_check("check_lru_cache", lambda *args: run_operations(candidate, *args), cases, mismatch)
+    check_cases(lambda *args: run_operations(candidate, *args), cases, mismatch)
 
 
-check_lru_cache(LRUCache)
+print("exercise 2:", run_check(check_lru_cache, LRUCache))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -1389,6 +1376,6 @@ for check, solution, wrong, stub in [
     (check_allowed_next, solution_allowed_next, wrong_allowed_next, untouched),
     (check_lru_cache, SolutionLRUCache, WrongLRUCache, UntouchedLRUCache),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(stub) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, stub).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -47,6 +47,24 @@
 # It needs NumPy, matplotlib and PyTorch, and runs in well under a minute.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import hashlib
 import math
 import re
@@ -1139,6 +1157,9 @@ def bands_for(k: int, threshold: float) -> tuple[int, int]:
 
 
 # %%
+from exercises import run_check
+
+
 def check_duplicate_line_fraction(candidate) -> None:
     assert math.isclose(candidate("ab\ncd\nab\nefgh"), 4 / 10), "two copies of 'ab' are 4 of 10 characters"
     assert math.isclose(candidate("  ab  \n\n\nab\ncd"), 4 / 6), "lines are stripped and empty lines ignored"
@@ -1153,16 +1174,6 @@ def check_bands_for(candidate) -> None:
     assert tuple(candidate(112, 0.8)) == (8, 14), f"got {candidate(112, 0.8)}"
     assert tuple(candidate(112, 0.7)) == (14, 8), f"got {candidate(112, 0.7)}"
     assert tuple(candidate(128, 0.5)) == (32, 4), f"got {candidate(128, 0.5)}"
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_duplicate_line_fraction, duplicate_line_fraction))

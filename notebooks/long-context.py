@@ -43,20 +43,23 @@
 #   quadratic form, as a recurrence and as the same scan.
 
 # %%
-# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
 try:
+    import exercises
     import pathgpt
 except ModuleNotFoundError:
     import importlib, io, pathlib, urllib.request, zipfile
 
+    packages = ("exercises", "pathgpt")
     url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
     with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
         for member in archive.namelist():
-            file = member.partition("/notebooks/pathgpt/")[2]
-            if file.endswith(".py") and "/" not in file:
-                pathlib.Path("pathgpt").mkdir(exist_ok=True)
-                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
     importlib.invalidate_caches()
+    import exercises
     import pathgpt
 
 # %%
@@ -777,16 +780,7 @@ print(f"notebook ran in {time.perf_counter() - started:.0f} s")
 
 
 # %%
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    except Exception as error:  # a learner's unfinished function may fail in any way
-        return f"not yet: {type(error).__name__}: {error}"
-    return "passed"
+from exercises import run_check
 
 
 def check_ntk_base(candidate) -> None:

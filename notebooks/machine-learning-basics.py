@@ -34,6 +34,24 @@
 # - the confusion matrix, precision, recall and F1 from scratch.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import math
 import os
 from functools import partial
@@ -657,42 +675,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -713,7 +701,7 @@ def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray | None:
 
 
 # %%
-def check_ridge(candidate) -> bool | None:
+def check_ridge(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = []
     for n, d, lam in [(30, 3, 0.1), (10, 8, 1.0), (5, 12, 0.5), (50, 4, 100.0)]:
@@ -721,10 +709,10 @@ def check_ridge(candidate) -> bool | None:
         augmented = np.vstack([X, math.sqrt(lam) * np.eye(d)])
         reference = np.linalg.lstsq(augmented, np.r_[y, np.zeros(d)], rcond=None)[0]
         cases.append(((X, y, lam), reference))
-    return run_check("check_ridge", candidate, cases, partial(array_mismatch, rtol=1e-8, atol=1e-10))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-8, atol=1e-10))
 
 
-check_ridge(ridge)
+print("exercise 1:", run_check(check_ridge, ridge))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -758,7 +746,7 @@ def softmax_regression_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.n
 
 
 # %%
-def check_softmax_regression_grad(candidate) -> bool | None:
+def check_softmax_regression_grad(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = []
     for n, d, k in [(1, 2, 3), (20, 4, 3), (64, 6, 10)]:
@@ -766,12 +754,10 @@ def check_softmax_regression_grad(candidate) -> bool | None:
         W_t = torch.tensor(W, requires_grad=True)
         torch.nn.functional.cross_entropy(torch.from_numpy(X) @ W_t, torch.from_numpy(y)).backward()
         cases.append(((W, X, y), W_t.grad.numpy()))
-    return run_check(
-        "check_softmax_regression_grad", candidate, cases, partial(array_mismatch, rtol=1e-9, atol=1e-12)
-    )
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-9, atol=1e-12))
 
 
-check_softmax_regression_grad(softmax_regression_grad)
+print("exercise 2:", run_check(check_softmax_regression_grad, softmax_regression_grad))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -844,6 +830,6 @@ for check, solution, wrong in [
     (check_ridge, solution_ridge, wrong_ridge),
     (check_softmax_regression_grad, solution_softmax_regression_grad, wrong_softmax_regression_grad),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

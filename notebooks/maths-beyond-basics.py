@@ -38,6 +38,24 @@
 #   cycle detection on a prerequisite graph of topics.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import graphlib
 import heapq
 import importlib
@@ -844,42 +862,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check, value_mismatch
 
 
 # %% [markdown]
@@ -900,15 +888,15 @@ def softplus(x: np.ndarray) -> np.ndarray | None:
 
 
 # %%
-def check_softplus(candidate) -> bool | None:
+def check_softplus(candidate) -> None:
     generator = np.random.default_rng(1)
     grids = [np.linspace(-800, 800, 1601), np.array([-745.0, -40.0, -1e-9, 0.0, 1e-9, 40.0, 710.0])]
     grids.append(generator.normal(0, 50, size=200))
     cases = [((x,), np.logaddexp(0.0, x)) for x in grids]
-    return run_check("check_softplus", candidate, cases, partial(array_mismatch, rtol=1e-12, atol=1e-300))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-12, atol=1e-300))
 
 
-check_softplus(softplus)
+print("exercise 1:", run_check(check_softplus, softplus))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -943,20 +931,15 @@ def causal_window_pairs(T: int, w: int) -> int | None:
 
 
 # %%
-def check_causal_window_pairs(candidate) -> bool | None:
+def check_causal_window_pairs(candidate) -> None:
     generator = np.random.default_rng(2)
     shapes = [(1, 0), (5, 0), (5, 4), (5, 9), (64, 16)]
     shapes += [(int(t), int(w)) for t, w in generator.integers(1, 60, size=(20, 2))]
     cases = [((T, w), sum(1 for i in range(T) for j in range(T) if 0 <= i - j <= w)) for T, w in shapes]
-    return run_check(
-        "check_causal_window_pairs",
-        candidate,
-        cases,
-        lambda expected, got: None if got == expected else f"expected {expected}, got {got}",
-    )
+    check_cases(candidate, cases, value_mismatch)
 
 
-check_causal_window_pairs(causal_window_pairs)
+print("exercise 2:", run_check(check_causal_window_pairs, causal_window_pairs))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -1022,6 +1005,6 @@ for check, solution, wrong in [
     (check_softplus, solution_softplus, wrong_softplus),
     (check_causal_window_pairs, solution_causal_window_pairs, wrong_causal_window_pairs),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

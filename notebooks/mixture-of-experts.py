@@ -41,20 +41,23 @@
 # It runs on a CPU in about a minute.
 
 # %%
-# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
 try:
+    import exercises
     import pathgpt
 except ModuleNotFoundError:
     import importlib, io, pathlib, urllib.request, zipfile
 
+    packages = ("exercises", "pathgpt")
     url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
     with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
         for member in archive.namelist():
-            file = member.partition("/notebooks/pathgpt/")[2]
-            if file.endswith(".py") and "/" not in file:
-                pathlib.Path("pathgpt").mkdir(exist_ok=True)
-                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
     importlib.invalidate_caches()
+    import exercises
     import pathgpt
 
 # %%
@@ -615,6 +618,9 @@ def dropped_tokens(choices: list[int], n_experts: int, factor: float) -> list[in
 
 
 # %%
+from exercises import run_check
+
+
 def check_z_loss(candidate) -> None:
     logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]], dtype=torch.float64)
     expected = (math.log(2.0) ** 2 + math.log(4.0) ** 2) / 2  # log(e^0 + e^0), log(3 + 1)
@@ -632,16 +638,6 @@ def check_dropped_tokens(candidate) -> None:
         chosen = torch.randint(0, 4, (64,), generator=generator)
         keep = within_capacity(chosen[:, None], 4, capacity(64, 4, 1, factor)).flatten()
         assert candidate(chosen.tolist(), 4, factor) == torch.nonzero(~keep).flatten().tolist(), factor
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_z_loss, z_loss))

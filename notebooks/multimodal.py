@@ -43,6 +43,24 @@
 # Everything is small enough to train on a CPU in well under a minute.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import math
 
 import matplotlib.pyplot as plt
@@ -758,6 +776,9 @@ def unpatchify(tokens: torch.Tensor, patch: int, height: int, width: int) -> tor
 
 
 # %%
+from exercises import run_check
+
+
 def check_sigmoid_loss(candidate) -> None:
     g = torch.Generator().manual_seed(3)
     u, v = (
@@ -779,16 +800,6 @@ def check_unpatchify(candidate) -> None:
     back = candidate(patchify(x, 8), 8, 16, 24)
     assert back.shape == x.shape, f"shape {tuple(back.shape)}, expected {tuple(x.shape)}"
     assert torch.equal(back, x), "unpatchify(patchify(x)) must give x back exactly"
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_sigmoid_loss, sigmoid_loss))

@@ -31,6 +31,24 @@
 # 5. Overfitting on purpose, and two cures: weight decay and dropout.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import os
 from functools import partial
 
@@ -681,42 +699,12 @@ print(f"dropout's lowest validation loss beats no regularisation's on {lower_min
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -742,7 +730,7 @@ def swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarr
 
 
 # %%
-def check_swiglu(candidate) -> bool | None:
+def check_swiglu(candidate) -> None:
     generator = np.random.default_rng(11)
     cases = []
     for n, d, hidden in [(1, 3, 8), (5, 6, 16), (7, 12, 32)]:
@@ -751,10 +739,10 @@ def check_swiglu(candidate) -> bool | None:
         x_t, (gate, up, down) = torch.from_numpy(x), (torch.from_numpy(w) for w in weights)
         reference = (F.silu(x_t @ gate) * (x_t @ up)) @ down
         cases.append(((x, *weights), reference.numpy()))
-    return run_check("check_swiglu", candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
 
 
-check_swiglu(swiglu)
+print("exercise 1:", run_check(check_swiglu, swiglu))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -804,7 +792,7 @@ def gradients_mismatch(expected, got) -> str | None:
     return None
 
 
-def check_layer_norm_backward(candidate) -> bool | None:
+def check_layer_norm_backward(candidate) -> None:
     generator = np.random.default_rng(12)
     cases = []
     for n, d in [(1, 4), (6, 5), (3, 16)]:
@@ -813,10 +801,10 @@ def check_layer_norm_backward(candidate) -> bool | None:
         y_t = F.layer_norm(x_t, (d,), gamma_t, beta_t, eps=1e-5)
         y_t.backward(torch.from_numpy(dy))
         cases.append(((x, gamma, dy, 1e-5), (x_t.grad.numpy(), gamma_t.grad.numpy(), beta_t.grad.numpy())))
-    return run_check("check_layer_norm_backward", candidate, cases, gradients_mismatch)
+    check_cases(candidate, cases, gradients_mismatch)
 
 
-check_layer_norm_backward(layer_norm_backward)
+print("exercise 2:", run_check(check_layer_norm_backward, layer_norm_backward))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -900,6 +888,6 @@ for check, solution, wrong in [
     (check_swiglu, solution_swiglu, wrong_swiglu),
     (check_layer_norm_backward, solution_layer_norm_backward, wrong_layer_norm_backward),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -32,6 +32,24 @@
 #   PCA projection, and co-occurring words vs random pairs.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import importlib
 import inspect
 import math
@@ -675,42 +693,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -738,7 +726,7 @@ def ppmi(counts: np.ndarray) -> np.ndarray | None:
 
 
 # %%
-def check_ppmi(candidate) -> bool | None:
+def check_ppmi(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = []
     for rows, cols in [(2, 2), (5, 7), (12, 9)]:
@@ -752,10 +740,10 @@ def check_ppmi(candidate) -> bool | None:
                     pmi = math.log((counts[w, c] / total) / (counts[w].sum() / total * counts[:, c].sum() / total))
                     expected[w, c] = max(pmi, 0.0)
         cases.append(((counts,), expected))
-    return run_check("check_ppmi", candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
 
 
-check_ppmi(ppmi)
+print("exercise 1:", run_check(check_ppmi, ppmi))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -794,7 +782,7 @@ def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str] | None:
 
 
 # %%
-def check_merge_pair(candidate) -> bool | None:
+def check_merge_pair(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = [
         ((list("aaa"), ("a", "a")), ["aa", "a"]),
@@ -816,15 +804,14 @@ def check_merge_pair(candidate) -> bool | None:
                 merged.append(symbols[i])
                 i += 1
         cases.append(((symbols, pair), merged))
-    return run_check(
-        "check_merge_pair",
+    check_cases(
         lambda symbols, pair: candidate(list(symbols), pair),
         cases,
         lambda expected, got: None if list(got) == expected else f"expected {expected}, got {list(got)}",
     )
 
 
-check_merge_pair(merge_pair)
+print("exercise 2:", run_check(check_merge_pair, merge_pair))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -918,6 +905,6 @@ for check, solution, wrong in [
     (check_ppmi, solution_ppmi, wrong_ppmi),
     (check_merge_pair, solution_merge_pair, wrong_merge_pair),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

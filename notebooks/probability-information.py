@@ -33,6 +33,24 @@
 #    between forward and reverse KL when fitting a Gaussian to two bumps.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import importlib
 import inspect
 import math
@@ -617,42 +635,12 @@ assert len(forward_valleys) == 1 and abs(forward_valleys[0] - p_mean) <= 0.05
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -673,7 +661,7 @@ def kl_gaussians(mu_p: float, sigma_p: float, mu_q: float, sigma_q: float) -> fl
 
 
 # %%
-def check_kl_gaussians(candidate) -> bool | None:
+def check_kl_gaussians(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = [((0.0, 1.0, 0.0, 1.0), 0.0)]
     for _ in range(20):
@@ -684,10 +672,10 @@ def check_kl_gaussians(candidate) -> bool | None:
             torch.distributions.Normal(torch.tensor(mu_q), torch.tensor(sigma_q)),
         ).item()
         cases.append(((mu_p, sigma_p, mu_q, sigma_q), reference))
-    return run_check("check_kl_gaussians", candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
 
 
-check_kl_gaussians(kl_gaussians)
+print("exercise 1:", run_check(check_kl_gaussians, kl_gaussians))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -727,7 +715,7 @@ def mutual_information_bits(joint: np.ndarray) -> float | None:
 
 
 # %%
-def check_mutual_information_bits(candidate) -> bool | None:
+def check_mutual_information_bits(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = [((np.outer([0.2, 0.8], [0.5, 0.3, 0.2]),), 0.0), ((np.array([[0.5, 0.0], [0.0, 0.5]]),), 1.0)]
     for shape in [(2, 2), (3, 5), (6, 4)]:
@@ -737,12 +725,10 @@ def check_mutual_information_bits(candidate) -> bool | None:
         product = np.outer(joint.sum(axis=1), joint.sum(axis=0))
         nats = F.kl_div(torch.from_numpy(product).log(), torch.from_numpy(joint), reduction="sum").item()
         cases.append(((joint,), nats / math.log(2)))
-    return run_check(
-        "check_mutual_information_bits", candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12)
-    )
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-10, atol=1e-12))
 
 
-check_mutual_information_bits(mutual_information_bits)
+print("exercise 2:", run_check(check_mutual_information_bits, mutual_information_bits))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -808,6 +794,6 @@ for check, solution, wrong in [
     (check_kl_gaussians, solution_kl_gaussians, wrong_kl_gaussians),
     (check_mutual_information_bits, solution_mutual_information_bits, wrong_mutual_information_bits),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

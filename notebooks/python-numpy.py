@@ -30,6 +30,24 @@
 # - batched matrix products and attention scores with `einsum`.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import os
 import time
 from functools import partial
@@ -483,42 +501,12 @@ print(
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -539,17 +527,17 @@ def pairwise_sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
 
 
 # %%
-def check_pairwise_sq_dists(candidate) -> bool | None:
+def check_pairwise_sq_dists(candidate) -> None:
     generator = np.random.default_rng(1)
     cases = []
     for n, m, d in [(4, 3, 2), (1, 5, 3), (6, 6, 1), (7, 2, 8)]:
         x, y = generator.standard_normal((n, d)), generator.standard_normal((m, d))
         loops = np.array([[sum((x[i, k] - y[j, k]) ** 2 for k in range(d)) for j in range(m)] for i in range(n)])
         cases.append(((x, y), loops))
-    return run_check("check_pairwise_sq_dists", candidate, cases, array_mismatch)
+    check_cases(candidate, cases, array_mismatch)
 
 
-check_pairwise_sq_dists(pairwise_sq_dists)
+print("exercise 1:", run_check(check_pairwise_sq_dists, pairwise_sq_dists))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -589,7 +577,7 @@ def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray | None:
 
 
 # %%
-def check_split_heads(candidate) -> bool | None:
+def check_split_heads(candidate) -> None:
     generator = np.random.default_rng(2)
     cases = []
     for batch, tokens, n_heads, head_dim in [(2, 5, 3, 4), (1, 7, 2, 1), (3, 1, 4, 2)]:
@@ -600,10 +588,10 @@ def check_split_heads(candidate) -> bool | None:
                 for t in range(tokens):
                     expected[b, h, t] = x[b, t, h * head_dim : (h + 1) * head_dim]
         cases.append(((x, n_heads), expected))
-    return run_check("check_split_heads", candidate, cases, partial(array_mismatch, rtol=0, atol=0))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=0, atol=0))
 
 
-check_split_heads(split_heads)
+print("exercise 2:", run_check(check_split_heads, split_heads))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -666,6 +654,6 @@ for check, solution, wrong in [
     (check_pairwise_sq_dists, solution_pairwise_sq_dists, wrong_pairwise_sq_dists),
     (check_split_heads, solution_split_heads, wrong_split_heads),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -34,6 +34,24 @@
 #    checkpoint that resumes training exactly where it stopped.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import copy
 import math
 import os
@@ -652,32 +670,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
+from exercises import check_cases, run_check
 
 
 # %% [markdown]
@@ -699,7 +697,7 @@ def accumulate_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_m
 
 
 # %%
-def check_accumulate_gradients(candidate) -> bool | None:
+def check_accumulate_gradients(candidate) -> None:
     torch.manual_seed(1)
     cases = []
     for n_micro in (1, 2, 3, 6):
@@ -717,10 +715,10 @@ def check_accumulate_gradients(candidate) -> bool | None:
         worst = max(float((g - e).abs().max()) for g, e in zip(got, expected, strict=True))
         return None if worst < 1e-12 else f"gradients differ from the full batch's by up to {worst:.3g}"
 
-    return run_check("check_accumulate_gradients", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_accumulate_gradients(accumulate_gradients)
+print("exercise 1:", run_check(check_accumulate_gradients, accumulate_gradients))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -778,7 +776,7 @@ def windows_of(dataset_class, ids: torch.Tensor, context: int):
     return length, [dataset[i] for i in range(length)], (tuple(batch_x.shape), tuple(batch_y.shape))
 
 
-def check_token_windows(candidate) -> bool | None:
+def check_token_windows(candidate) -> None:
     generator = torch.Generator().manual_seed(2)
     cases = []
     for n_ids, context in [(10, 3), (50, 8), (9, 8)]:
@@ -797,10 +795,10 @@ def check_token_windows(candidate) -> bool | None:
             return f"a DataLoader batch has shapes {got_shapes}, expected {batch_shape} twice"
         return None
 
-    return run_check("check_token_windows", lambda *args: windows_of(candidate, *args), cases, mismatch)
+    check_cases(lambda *args: windows_of(candidate, *args), cases, mismatch)
 
 
-check_token_windows(TokenWindows)
+print("exercise 2:", run_check(check_token_windows, TokenWindows))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -890,6 +888,6 @@ for check, solution, wrong, stub in [
     (check_accumulate_gradients, solution_accumulate_gradients, wrong_accumulate_gradients, untouched),
     (check_token_windows, SolutionTokenWindows, WrongTokenWindows, UntouchedTokenWindows),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(stub) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, stub).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -38,6 +38,24 @@
 # Only NumPy and matplotlib are needed; everything runs in seconds.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import importlib
 import inspect
 import math
@@ -742,42 +760,12 @@ plt.show()
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
-
-
-def array_mismatch(expected, got, rtol: float = 1e-10, atol: float = 1e-10) -> str | None:
-    """What is wrong with `got` (an array or a number) as an approximation of `expected`, or None."""
-    expected, got = np.asarray(expected), np.asarray(got)
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        return f"values differ from the reference by up to {np.abs(got - expected).max():.3g}"
-    return None
+from exercises import array_mismatch, check_cases, run_check
 
 
 # %% [markdown]
@@ -805,7 +793,7 @@ def ndcg_at_k(ranking: Sequence[int], grades: dict[int, float], k: int) -> float
 
 
 # %%
-def check_ndcg_at_k(candidate) -> bool | None:
+def check_ndcg_at_k(candidate) -> None:
     def reference(ranking, grades, k):
         dcg = sum(grades.get(doc, 0.0) / math.log2(position + 1) for position, doc in enumerate(ranking[:k], start=1))
         ideal = sorted(grades.values(), reverse=True)[:k]
@@ -824,10 +812,10 @@ def check_ndcg_at_k(candidate) -> bool | None:
         grades = {int(d): float(generator.integers(1, 4)) for d in generator.choice(20, size=int(generator.integers(1, 6)), replace=False)}
         k = int(generator.integers(1, 25))
         cases.append(((ranking, grades, k), reference(ranking, grades, k)))
-    return run_check("check_ndcg_at_k", candidate, cases, partial(array_mismatch, rtol=1e-12, atol=1e-12))
+    check_cases(candidate, cases, partial(array_mismatch, rtol=1e-12, atol=1e-12))
 
 
-check_ndcg_at_k(ndcg_at_k)
+print("exercise 1:", run_check(check_ndcg_at_k, ndcg_at_k))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -867,7 +855,7 @@ def chunk_sentences(sentences: Sequence[str], max_words: int) -> list[list[str]]
 
 
 # %%
-def check_chunk_sentences(candidate) -> bool | None:
+def check_chunk_sentences(candidate) -> None:
     def reference(sentences, max_words):
         chunks, current, words = [], [], 0
         for sentence in sentences:
@@ -894,10 +882,10 @@ def check_chunk_sentences(candidate) -> bool | None:
         first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
         return f"{len(got)} chunks, expected {len(expected)}; the first difference is chunk {first}"
 
-    return run_check("check_chunk_sentences", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_chunk_sentences(chunk_sentences)
+print("exercise 2:", run_check(check_chunk_sentences, chunk_sentences))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -988,6 +976,6 @@ for check, solution, wrong in [
     (check_ndcg_at_k, solution_ndcg_at_k, wrong_ndcg_at_k),
     (check_chunk_sentences, solution_chunk_sentences, wrong_chunk_sentences),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

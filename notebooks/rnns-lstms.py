@@ -36,6 +36,24 @@
 #   computation.
 
 # %%
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
+try:
+    import exercises
+except ModuleNotFoundError:
+    import importlib, io, pathlib, urllib.request, zipfile
+
+    packages = ("exercises",)
+    url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
+    with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
+        for member in archive.namelist():
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
+    importlib.invalidate_caches()
+    import exercises
+
+# %%
 import math
 
 import matplotlib.pyplot as plt
@@ -480,32 +498,12 @@ assert all(torch.equal(p.grad, g) for p, g in zip(wild.parameters(), small, stri
 # Two exercises with checks, then more to explore. Each exercise gives a
 # function stub that returns `None`; replace its body, run the check cell
 # under it, and it prints a verdict. The solutions are folded away under
-# each exercise. First, the small helper every check uses.
+# each exercise. First, the helpers every check uses, from the `exercises`
+# package beside the notebooks.
 
 
 # %%
-def run_check(name: str, candidate, cases, mismatch) -> bool | None:
-    """Call `candidate(*args)` on every (args, expected) case and print one verdict.
-
-    Returns None while the stub is untouched (it returns None), False at the
-    first wrong case, True when every case is right. `mismatch(expected, got)`
-    describes what is wrong with an answer, or returns None when it is right.
-    """
-    for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = candidate(*args)
-        except Exception as error:  # a bug in the answer is a verdict, not a crash
-            print(f"{name}: case {number} raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print(f"{name}: not attempted yet (the function returns None)")
-            return None
-        problem = mismatch(expected, got)
-        if problem is not None:
-            print(f"{name}: wrong on case {number}: {problem}")
-            return False
-    print(f"{name}: correct on all {len(cases)} cases")
-    return True
+from exercises import check_cases, run_check
 
 
 # %% [markdown]
@@ -535,7 +533,7 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) -> torch.Tensor |
 
 
 # %%
-def check_gru_forward(candidate) -> bool | None:
+def check_gru_forward(candidate) -> None:
     torch.manual_seed(1)
     cases = []
     for batch_size, time_steps, n_in, n_hidden in [(1, 1, 2, 3), (3, 6, 5, 4), (2, 12, 3, 8)]:
@@ -553,10 +551,10 @@ def check_gru_forward(candidate) -> bool | None:
         worst = (got - expected).abs().max().item()
         return None if worst < 1e-12 else f"states differ from torch.nn.GRU's by up to {worst:.3g}"
 
-    return run_check("check_gru_forward", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_gru_forward(gru_forward)
+print("exercise 1:", run_check(check_gru_forward, gru_forward))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -599,7 +597,7 @@ def bidirectional_rnn(x: torch.Tensor, forward_weights: tuple, backward_weights:
 
 
 # %%
-def check_bidirectional_rnn(candidate) -> bool | None:
+def check_bidirectional_rnn(candidate) -> None:
     torch.manual_seed(2)
     cases = []
     for batch_size, time_steps, n_in, n_hidden in [(1, 1, 2, 3), (2, 5, 3, 4), (3, 9, 4, 2)]:
@@ -617,10 +615,10 @@ def check_bidirectional_rnn(candidate) -> bool | None:
         worst = (got - expected).abs().max().item()
         return None if worst < 1e-12 else f"states differ from the bidirectional torch.nn.RNN's by up to {worst:.3g}"
 
-    return run_check("check_bidirectional_rnn", candidate, cases, mismatch)
+    check_cases(candidate, cases, mismatch)
 
 
-check_bidirectional_rnn(bidirectional_rnn)
+print("exercise 2:", run_check(check_bidirectional_rnn, bidirectional_rnn))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -710,6 +708,6 @@ for check, solution, wrong in [
     (check_gru_forward, solution_gru_forward, wrong_gru_forward),
     (check_bidirectional_rnn, solution_bidirectional_rnn, wrong_bidirectional_rnn),
 ]:
-    assert check(solution) is True, f"{check.__name__} rejects the reference solution"
-    assert check(wrong) is False, f"{check.__name__} accepts a wrong answer"
-    assert check(untouched) is None, f"{check.__name__} does not recognise an untouched stub"
+    assert run_check(check, solution) == "passed", f"{check.__name__} rejects the reference solution"
+    assert run_check(check, wrong).startswith("not yet"), f"{check.__name__} accepts a wrong answer"
+    assert run_check(check, untouched).startswith("not attempted"), f"{check.__name__} does not recognise an untouched stub"

@@ -57,6 +57,18 @@ def test_imported_names_reads_every_import_form() -> None:
     assert imported_names(code) == {"a", "b", "e", "h"}
 
 
+def test_a_tool_cache_inside_a_package_is_not_part_of_its_hash(tmp_path: Path) -> None:
+    """ruff keeps `.ruff_cache/` beside a package's own ruff.toml: linting must not re-execute its importers."""
+    source = shared_source(tmp_path)
+    before = LocalPackages(source).digests(["shared"])
+    cache = source / "shared" / ".ruff_cache" / "0.17.6"
+    cache.mkdir(parents=True)
+    (cache / "2162902744252558628").write_bytes(b"lint results")
+    assert LocalPackages(source).digests(["shared"]) == before
+    (source / "shared" / "constants.py").write_text("VALUE = 43\n")
+    assert LocalPackages(source).digests(["shared"]) != before
+
+
 def test_imports_through_another_local_package_count(tmp_path: Path) -> None:
     """A notebook importing `outer`, which imports `inner`, depends on both; folders without __init__.py are not packages."""
     package(tmp_path, "outer", {"__init__.py": "from inner import X\n"})

@@ -35,11 +35,23 @@ def importing_notebooks() -> list[str]:
     )
 
 
+def notebooks_without_exercises() -> list[str]:
+    """Those that import pathgpt alone; a notebook with exercises fetches both packages in one cell
+    (notebooks/exercises/README.md, checked by tests/exercises/test_bootstrap.py)."""
+    return [
+        name
+        for name in importing_notebooks()
+        if not re.search(
+            r"^\s*(import exercises|from exercises\b)", (NOTEBOOKS / name).read_text(), re.MULTILINE
+        )
+    ]
+
+
 def test_the_transformer_and_language_modelling_notebooks_import_pathgpt() -> None:
     assert {"transformer.py", "language-modeling.py"} <= set(importing_notebooks())
 
 
-@pytest.mark.parametrize("name", importing_notebooks())
+@pytest.mark.parametrize("name", notebooks_without_exercises())
 def test_first_code_cell_is_the_bootstrap(name: str) -> None:
     """Verbatim, so that one fix to the cell is one fix everywhere."""
     notebook = jupytext.read(NOTEBOOKS / name, fmt="py:percent")

@@ -42,10 +42,14 @@ def imported_names(code: str) -> set[str]:
 
 
 def is_package_file(path: Path) -> bool:
-    """Part of a package's content: not bytecode, and not an editor's or a writer's temporary file."""
+    """Part of a package's content: not bytecode, not an editor's or a writer's temporary file, and not
+    in a hidden folder (ruff, run on a package with its own ruff.toml, keeps its `.ruff_cache/` there)."""
     name = path.name
     return not (
-        "__pycache__" in path.parts or name.startswith((".", "#")) or name.endswith(("~", ".pyc", ".tmp"))
+        "__pycache__" in path.parts
+        or any(part.startswith(".") for part in path.parts)
+        or name.startswith("#")
+        or name.endswith(("~", ".pyc", ".tmp"))
     )
 
 
