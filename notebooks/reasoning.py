@@ -24,10 +24,10 @@
 # algorithms such as GRPO.
 #
 # All of it on the path's own pretrained GPT and a task with checkable answers,
-# the sum of three digits from 0 to 4:
+# the sum of six digits from 0 to 4:
 #
 # 1. **The task and its verifier**, and two ways to write a solution: the
-#    answer alone, or a **chain of thought** that adds one digit at a time.
+#    answer alone, or a **chain of thought** that keeps a running sum.
 # 2. **Distilling reasoning traces**: fine-tune the model on traces written by
 #    a teacher (here, a program) or on answers alone, over three seeds.
 # 3. **Test-time compute**: sampling many solutions and choosing by
@@ -39,7 +39,7 @@
 #    against the REINFORCE gradient, and a short RL run over three seeds
 #    that raises accuracy using nothing but the answer checker.
 #
-# It runs on a CPU in about a minute.
+# It runs on a CPU in a minute or two.
 
 # %%
 # The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
@@ -80,24 +80,31 @@ EOT = tokenizer.eot_id
 # %% [markdown]
 # ## 1. A task with checkable answers
 #
-# A problem is three digits to add, written `3+4+2=`. Its answer can be
-# checked by a program, which is what makes reinforcement learning possible
-# without human judges: the **verifier** is a few lines of Python. Two ways to
-# write a solution:
+# A problem is six digits to add, written `03+04+02+01+00+04=`. Its answer
+# can be checked by a program, which is what makes reinforcement learning
+# possible without human judges: the **verifier** is a few lines of Python.
+# Two ways to write a solution:
 #
-# * **direct**: `9`, the answer at once;
-# * **chain of thought**: `3+4=7,7+2=9|9`, one addition per step,
-#   each reusing the previous result, then the answer after `|`.
+# * **direct**: `14`, the answer at once;
+# * **chain of thought**: `03,07,09,10,10,14|14`, the running sum after each
+#   digit, each one the previous plus the next digit, then the answer after `|`.
 #
-# The chain of thought turns one hard step (three digits at once) into two
-# easy ones, and each step can itself be checked. We write these strings one
+# The chain of thought turns one hard step (six digits at once) into six
+# easy ones, and each step can itself be checked. Every number is written with
+# two digits so that each step of the trace is as wide as each term of the
+# problem: step $k$ then sits at the same distance from the digit it adds,
+# whatever $k$, and one attention head that looks a fixed distance back (which
+# rotary position embeddings make easy) can fetch it. On this small model the
+# format decides whether the trace can be learnt in a few hundred steps; with
+# sums written at their natural width the same recipe gave traces no better
+# than answers. We write these strings one
 # byte per token, with the shared tokenizer's first 256 ids (its byte tokens)
 # and none of its merges, so every digit is a token of its own. Llama's and
 # DeepSeek's tokenizers split numbers into digits for the same reason: BPE
 # merges such as `19` would give each number an arbitrary spelling.
 
 # %%
-DIGITS, HIGH = 3, 5  # three digits from 0 to 4: small enough for the shared model to learn in a minute
+DIGITS, HIGH = 6, 5  # six digits from 0 to 4: 15,625 problems, sums from 0 to 24
 
 
 def make_problems(n: int, seed: int, exclude: set[tuple[int, ...]] = frozenset()) -> list[tuple[int, ...]]:
@@ -111,17 +118,14 @@ def make_problems(n: int, seed: int, exclude: set[tuple[int, ...]] = frozenset()
 
 
 def prompt_of(problem) -> str:
-    return "+".join(map(str, problem)) + "="
+    return "+".join(f"{digit:02d}" for digit in problem) + "="
 
 
 def solution_of(problem, chain_of_thought: bool) -> str:
     if not chain_of_thought:
         return str(sum(problem))
-    steps, total = [], problem[0]
-    for digit in problem[1:]:
-        steps.append(f"{total}+{digit}={total + digit}")
-        total += digit
-    return ",".join(steps) + f"|{total}"
+    running = np.cumsum(problem).tolist()
+    return ",".join(f"{total:02d}" for total in running) + f"|{running[-1]}"
 
 
 def final_answer(completion: str, chain_of_thought: bool) -> int | None:
@@ -135,18 +139,18 @@ def outcome_reward(problem, completion: str, chain_of_thought: bool = True) -> f
 
 
 def process_reward(problem, completion: str) -> float:
-    """The share of the expected steps that are present and correct: each `a+b=c` must continue the chain."""
+    """The share of the steps that check out, up to the first that does not: each the previous step plus its digit.
+
+    Each step is checked against the step written before it, not against the answer, which the
+    verifier does not need to know.
+    """
     steps = completion.split("|")[0].split(",")
-    total, good = problem[0], 0
-    for digit, step in zip(problem[1:], steps):
-        match = re.fullmatch(r"(\d+)\+(\d)=(\d+)", step)
-        if not match or (int(match[1]), int(match[2])) != (total, digit):
+    previous, good = 0, 0
+    for digit, step in zip(problem, steps):
+        if not re.fullmatch(r"\d{1,3}", step) or int(step) != previous + digit:
             break
-        if int(match[3]) != total + digit:
-            break
-        good += 1
-        total += digit
-    return good / (DIGITS - 1)
+        previous, good = int(step), good + 1
+    return good / DIGITS
 
 
 def encode(text: str) -> list[int]:
@@ -157,18 +161,21 @@ def decode(ids) -> str:
     return bytes(i for i in ids if i < 256).decode(errors="replace")
 
 
-example = (3, 4, 2)
-assert solution_of(example, True) == "3+4=7,7+2=9|9" and solution_of(example, False) == "9"
-assert outcome_reward(example, "3+4=7,7+2=9|9") == 1.0
-assert outcome_reward(example, "3+4=7,7+2=8|8") == 0.0
-assert outcome_reward(example, "3+4=8,8+2=11|9") == 1.0  # right answer, wrong reasoning
-assert process_reward(example, "3+4=8,8+2=11|9") == 0.0
-assert process_reward(example, "3+4=7,7+2=8|8") == 1 / 2
-assert process_reward(example, "3+4=7,7+2=9|9") == 1.0
-assert decode(encode("7+0=7|7")) == "7+0=7|7" and tokenizer.decode(encode("7+0=7|7")) == "7+0=7|7"
+example = (3, 4, 2, 1, 0, 4)
+assert solution_of(example, True) == "03,07,09,10,10,14|14" and solution_of(example, False) == "14"
+assert outcome_reward(example, "03,07,09,10,10,14|14") == 1.0
+assert outcome_reward(example, "03,07,09,10,10,15|15") == 0.0
+assert outcome_reward(example, "03,07,08,10,10,14|14") == 1.0  # right answer, a wrong step
+assert outcome_reward(example, "03,07,09,10,10,14|") == 0.0  # malformed: no answer
+assert process_reward(example, "03,07,08,10,10,14|14") == 2 / 6
+assert process_reward(example, "03,07,09,10,10,15|15") == 5 / 6
+assert process_reward(example, "03,07,09,10,10,14|14") == 1.0
+assert process_reward(example, "03,07,09") == 3 / 6  # stopped early: the missing steps do not count
+assert prompt_of(example) == "03+04+02+01+00+04="
+assert decode(encode("03,07|7")) == "03,07|7" and tokenizer.decode(encode("03,07|7")) == "03,07|7"
 every_problem = [tuple(int(c) for c in np.base_repr(i, HIGH).zfill(DIGITS)) for i in range(HIGH**DIGITS)]
 order = torch.randperm(len(every_problem), generator=torch.Generator().manual_seed(12345)).tolist()
-test_problems = [every_problem[i] for i in order[:50]]  # 50 of the 125 problems, never trained on
+test_problems = [every_problem[i] for i in order[:100]]  # 100 of the 15,625 problems, never trained on
 held_out = set(test_problems)
 print(prompt_of(example), solution_of(example, True), "| direct:", solution_of(example, False))
 
@@ -200,7 +207,10 @@ def batch_of(problems, chain_of_thought: bool) -> tuple[torch.Tensor, torch.Tens
     return inputs, targets
 
 
-def supervised(chain_of_thought: bool, seed: int, steps: int = 90, batch: int = 32, lr: float = 3e-3):
+SFT_STEPS, SFT_BATCH = 300, 16
+
+
+def supervised(chain_of_thought: bool, seed: int, steps: int = SFT_STEPS, batch: int = SFT_BATCH, lr: float = 3e-3):
     torch.manual_seed(seed)
     model = copy.deepcopy(pretrained).train()
     optimizer = make_optimizer(model, lr, weight_decay=0.0)
@@ -250,8 +260,8 @@ for i, (name, runs) in enumerate(students.items()):
     plt.bar(i, np.mean(values), yerr=np.std(values), capsize=6)
     plt.plot([i] * 3, values, "k.", ms=8)
 plt.xticks(range(2), list(students))
-plt.ylabel("accuracy on 50 held-out sums")
-plt.title("Same checkpoint, same 90 steps of 32 examples")
+plt.ylabel("accuracy on 100 held-out sums")
+plt.title(f"Same checkpoint, same {SFT_STEPS} steps of {SFT_BATCH} examples")
 plt.tight_layout()
 plt.show()
 cot_accuracy = [a for a, _ in students["chain of thought"]]
@@ -320,7 +330,7 @@ for rule in rules:
 plt.axhline(greedy, color="grey", ls=":", label=f"greedy, one answer ({greedy:.0%})")
 plt.xscale("log", base=2)
 plt.xlabel("samples per problem n (temperature 1)")
-plt.ylabel("accuracy on 50 held-out sums")
+plt.ylabel("accuracy on 100 held-out sums")
 plt.title("Accuracy against test-time samples (95% bootstrap bands)")
 plt.legend()
 plt.tight_layout()
@@ -354,6 +364,22 @@ print(f"{len(flat)} samples: right answer and every step right {np.mean(right_an
       f" both wrong {np.mean(~right_answer & ~right_steps):.1%}")
 lucky = next((c for p, c in flat if outcome_reward(p, c) == 1 and process_reward(p, c) < 1), None)
 print("a sample the outcome reward credits although a step is wrong:", lucky)
+wrong_steps_credited = np.mean(right_answer & ~right_steps)
+right_steps_punished = np.mean(~right_answer & right_steps)
+assert wrong_steps_credited > 0 and right_steps_punished > 0, "the two rewards disagree in both directions"
+
+# %% [markdown]
+# The two rewards disagree in both directions. Some samples reach the right
+# answer through a wrong running sum (two mistakes that cancel, or an answer
+# that ignores the trace): an outcome reward trained on them teaches that the
+# steps do not matter. And some write every running sum right, then copy the
+# last one wrongly after `|`: an outcome reward scores all that reasoning as a
+# failure, while our process reward, which checks the steps, gives it full
+# marks. On real problems, checking steps needs a model of its own (a process
+# reward model, trained on labelled steps as in Lightman et al.), which is
+# costly to label and can itself be gamed: the DeepSeek-R1 report lists the
+# process reward model among its unsuccessful attempts, for those reasons, and
+# trains with rule-based rewards on the final answer and the format.
 
 # %% [markdown]
 # ## 4. GRPO: reinforcement learning from verifiable rewards
@@ -459,7 +485,7 @@ print("grpo_loss equals the token-by-token loop, and on-policy its gradient is R
 # alone, and takes two gradient steps on the GRPO loss (the second one is where
 # $\rho \ne 1$ and the clip matters). No solution is ever shown to the model.
 # We start from the chain-of-thought student of section 2 (seed 0) and run
-# three seeds, measuring greedy accuracy on the 50 held-out sums as the
+# three seeds, measuring greedy accuracy on the 100 held-out sums as the
 # samples accumulate.
 
 
@@ -510,7 +536,7 @@ for seed, r in enumerate(runs):
     axes[0].plot(r["samples"], r["accuracy"], "o-", label=f"GRPO seed {seed}")
     axes[1].plot(range(1, len(r["reward"]) + 1), r["reward"], "-", label=f"seed {seed}")
 axes[0].axhline(before, color="grey", ls=":", label="before RL")
-axes[0].set(xlabel="completions sampled", ylabel="greedy accuracy, 50 held-out sums", title="GRPO with the outcome verifier")
+axes[0].set(xlabel="completions sampled", ylabel="greedy accuracy, 100 held-out sums", title="GRPO with the outcome verifier")
 axes[0].legend()
 axes[1].set(xlabel="step", ylabel="mean reward of the sampled group", title="Reward during training")
 axes[1].legend()
@@ -518,7 +544,7 @@ plt.tight_layout()
 plt.show()
 print(f"greedy accuracy before RL {before:.1%}; after {runs[0]['samples'][-1]} samples: "
       + ", ".join(f"{a:.1%}" for a in after) + f" (mean {np.mean(after):.1%})")
-print("share of groups with any signal (not all equal), per seed:", [round(np.mean(r["informative"]), 2) for r in runs])
+print("share of groups with any signal (not all equal), per seed:", [round(float(np.mean(r["informative"])), 2) for r in runs])
 assert min(after) > before, (before, after)
 
 # %% [markdown]
