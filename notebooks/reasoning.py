@@ -42,20 +42,23 @@
 # It runs on a CPU in a minute or two.
 
 # %%
-# The path's own GPT lives in the pathgpt package beside the notebooks; run alone (as in Colab), fetch it.
+# The path's shared code lives in packages beside the notebooks; run alone (as in Colab), fetch them.
 try:
+    import exercises
     import pathgpt
 except ModuleNotFoundError:
     import importlib, io, pathlib, urllib.request, zipfile
 
+    packages = ("exercises", "pathgpt")
     url = "https://github.com/llm-path/llm-path/archive/refs/heads/main.zip"
     with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=60).read())) as archive:
         for member in archive.namelist():
-            file = member.partition("/notebooks/pathgpt/")[2]
-            if file.endswith(".py") and "/" not in file:
-                pathlib.Path("pathgpt").mkdir(exist_ok=True)
-                pathlib.Path("pathgpt", file).write_bytes(archive.read(member))
+            package, _, file = member.partition("/notebooks/")[2].partition("/")
+            if package in packages and file.endswith(".py") and "/" not in file:
+                pathlib.Path(package).mkdir(exist_ok=True)
+                pathlib.Path(package, file).write_bytes(archive.read(member))
     importlib.invalidate_caches()
+    import exercises
     import pathgpt
 
 # %%
@@ -616,6 +619,9 @@ def centred_advantages(rewards: torch.Tensor) -> torch.Tensor:
 
 
 # %%
+from exercises import run_check
+
+
 def check_pass_at_k(candidate) -> None:
     from itertools import combinations
 
@@ -630,16 +636,6 @@ def check_centred_advantages(candidate) -> None:
     rewards = torch.tensor([[0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
     expected = torch.tensor([[-0.25, -0.25, -0.25, 0.75], [-0.5, 0.5, -0.5, 0.5], [0.0, 0.0, 0.0, 0.0]])
     assert torch.allclose(candidate(rewards), expected), "subtract each group's mean, nothing else"
-
-
-def run_check(check, candidate) -> str:
-    try:
-        check(candidate)
-    except NotImplementedError:
-        return "not attempted yet: write your answer above and run this cell again"
-    except AssertionError as error:
-        return f"not yet: {error}"
-    return "passed"
 
 
 print("exercise 1:", run_check(check_pass_at_k, pass_at_k))
