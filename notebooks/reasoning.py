@@ -343,11 +343,16 @@ for rule in rules:
 assert curves["pass@n"] == sorted(curves["pass@n"])
 assert curves["majority vote"][-1] > single and curves["best-of-n, process verifier"][-1] > single
 assert all(v <= p + 1e-12 for v, p in zip(curves["best-of-n, process verifier"], curves["pass@n"]))
+assert curves["best-of-n, process verifier"][-1] > greedy, "checking the steps of 16 samples should beat one greedy answer"
 
 # %% [markdown]
 # Spending more samples buys accuracy, with diminishing returns, and the gap
 # between pass@n and the practical rules is what a better verifier could
-# still win. Snell et al. (2024) found that, for a fixed compute budget, such
+# still win. Compare each curve with the dotted line too: a single sample at
+# temperature 1 is worse than the greedy answer, and majority voting mostly
+# wins back what sampling lost, while a verifier that checks the steps goes
+# beyond greedy decoding (the cell above asserts it). That is why reasoning
+# models pair sampling with a verifier or a reward model wherever one exists. Snell et al. (2024) found that, for a fixed compute budget, such
 # test-time strategies can beat a model several times larger on problems of
 # moderate difficulty.
 #
