@@ -20,7 +20,10 @@ import json
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from common import (
     CHROMIUM,
@@ -141,6 +144,27 @@ def search_report(site: Path) -> dict[str, str]:
     return report
 
 
+def first_result_for(page: Any, query: str, seconds: float = 10.0) -> str:
+    """The first search result's address once the results are the query's, not the last query's.
+
+    Each result links with `?h=` and the words searched for, so a list still showing the previous
+    title's results (the search runs after the keystrokes, later on a loaded machine) is told
+    apart from the answer; waiting is bounded.
+    """
+    words = set(re.findall(r"[a-z0-9]+", query.lower()))
+    deadline = time.monotonic() + seconds
+    href = ""
+    while time.monotonic() < deadline:
+        first = page.locator(".md-search-result__item a").first
+        if first.count():
+            href = first.get_attribute("href") or ""
+            searched = parse_qs(urlsplit(href).query).get("h", [""])[0]
+            if set(re.findall(r"[a-z0-9]+", searched.lower())) <= words and searched:
+                return href
+        page.wait_for_timeout(100)
+    return href
+
+
 def search_check(site: Path) -> tuple[int, int, list[str]]:
     """Type each topic's title into the site's search in Chromium; count the topics that come first."""
     from playwright.sync_api import sync_playwright
@@ -156,10 +180,7 @@ def search_check(site: Path) -> tuple[int, int, list[str]]:
         for topic in curriculum.ordered_topics():
             search.fill("")
             search.press_sequentially(topic.title, delay=5)
-            first = page.locator(".md-search-result__item").first
-            first.wait_for()
-            page.wait_for_timeout(300)  # results settle as the last keystrokes arrive
-            href = first.locator("a").first.get_attribute("href") or ""
+            href = first_result_for(page, topic.title)
             if not re.split(r"[?#]", href, maxsplit=1)[0].endswith(f"topics/{topic.id}/"):
                 misses.append(f"{topic.title!r}: first result {href}")
         browser.close()
