@@ -98,9 +98,10 @@ EOT = tokenizer.eot_id
 # problem: step $k$ then sits at the same distance from the digit it adds,
 # whatever $k$, and one attention head that looks a fixed distance back (which
 # rotary position embeddings make easy) can fetch it. On this small model the
-# format decides whether the trace can be learnt in a few hundred steps; with
-# sums written at their natural width the same recipe gave traces no better
-# than answers. We write these strings one
+# format decides whether the trace can be learnt in a few hundred steps: with
+# the numbers written at their natural width (`3,7,9,10,10,14|14`), 200 steps
+# of 16 examples gave traces no better than answers (23% against 24% over two
+# seeds, in our trials while writing this notebook). We write these strings one
 # byte per token, with the shared tokenizer's first 256 ids (its byte tokens)
 # and none of its merges, so every digit is a token of its own. Llama's and
 # DeepSeek's tokenizers split numbers into digits for the same reason: BPE
